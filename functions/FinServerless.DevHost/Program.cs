@@ -1,0 +1,3 @@
+using FinServerless.DevHost;
+
+return await CommandLine.RunAsync(args);
