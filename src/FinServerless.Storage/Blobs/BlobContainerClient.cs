@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Xml.Linq;
 using Azure;
 using Azure.Core;
+using FinServerless.Storage.Sas;
 
 namespace FinServerless.Storage.Blobs;
 
@@ -26,6 +27,38 @@ public sealed class BlobContainerClient
     public Uri Uri => new($"{Service.Uri.AbsoluteUri}/{Name}");
 
     internal StoragePipeline Pipeline => Service.Pipeline;
+
+    /// <summary>
+    /// A client for the container a SAS URI names (for example the one a partner received for its inbox);
+    /// every request carries the SAS and nothing else.
+    /// </summary>
+    public static BlobContainerClient FromSasUri(Uri containerSasUri, StorageClientOptions? options = null)
+    {
+        var path = containerSasUri.AbsolutePath.TrimEnd('/');
+        var slash = path.LastIndexOf('/');
+        if (slash < 0 || string.IsNullOrEmpty(containerSasUri.Query))
+        {
+            throw new ArgumentException("A container SAS URI looks like https://{account}.blob.core.windows.net/{container}?sv=...&sig=...", nameof(containerSasUri));
+        }
+
+        var service = new UriBuilder(containerSasUri) { Path = path[..slash], Query = string.Empty }.Uri;
+        var sas = new StorageCredential.SharedAccessSignature(containerSasUri.Query.TrimStart('?'));
+        return new BlobServiceClient(service, sas, options).GetBlobContainerClient(path[(slash + 1)..]);
+    }
+
+    /// <summary>A SAS URI for this container, signed with the client's account key.</summary>
+    public Uri GenerateSasUri(BlobSasBuilder builder)
+    {
+        if (builder.ContainerName != Name)
+        {
+            throw new ArgumentException($"The SAS builder is for container '{builder.ContainerName}', not '{Name}'.", nameof(builder));
+        }
+
+        var key = Pipeline.SharedKey ?? throw new InvalidOperationException(
+            $"Container '{Name}': generating a SAS with the account key needs a client created with a shared key. " +
+            "With Entra ID, get a user delegation key (BlobServiceClient.GetUserDelegationKeyAsync) and call BlobSasBuilder.ToSasQuery(key, account).");
+        return new Uri($"{Uri}?{builder.ToSasQuery(key)}");
+    }
 
     /// <summary>A client for one blob in this container (no request is made).</summary>
     public BlobClient GetBlobClient(string blobName) => new(this, blobName);

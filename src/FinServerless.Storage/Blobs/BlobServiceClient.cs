@@ -1,3 +1,9 @@
+using System.Globalization;
+using System.Text;
+using System.Xml.Linq;
+using Azure.Core;
+using FinServerless.Storage.Sas;
+
 namespace FinServerless.Storage.Blobs;
 
 /// <summary>Entry point to a storage account's blob service. Thread-safe; share one per account.</summary>
@@ -29,4 +35,22 @@ public sealed class BlobServiceClient
 
     /// <summary>A client for one container (no request is made).</summary>
     public BlobContainerClient GetBlobContainerClient(string containerName) => new(this, containerName);
+
+    /// <summary>
+    /// Asks the service for a user delegation key (requires an Entra ID credential), used to sign SAS tokens
+    /// when the account refuses shared keys. Valid for at most seven days.
+    /// </summary>
+    public async Task<UserDelegationKey> GetUserDelegationKeyAsync(DateTimeOffset startsOn, DateTimeOffset expiresOn, CancellationToken cancellationToken = default)
+    {
+        static string F(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        using var message = Pipeline.CreateMessage(RequestMethod.Post, string.Empty, ("restype", "service"), ("comp", "userdelegationkey"));
+        message.Request.Uri.Path += "/";
+        message.Request.Headers.SetValue("Content-Type", "application/xml");
+        message.Request.Content = RequestContent.Create(Encoding.UTF8.GetBytes(
+            $"<?xml version=\"1.0\" encoding=\"utf-8\"?><KeyInfo><Start>{F(startsOn)}</Start><Expiry>{F(expiresOn)}</Expiry></KeyInfo>"));
+        var response = await Pipeline.SendAsync(message, "Get user delegation key", AccountName, cancellationToken, 200).ConfigureAwait(false);
+        var root = XDocument.Load(response.ContentStream!).Root!;
+        string V(string name) => root.Element(name)?.Value ?? string.Empty;
+        return new UserDelegationKey(V("SignedOid"), V("SignedTid"), V("SignedStart"), V("SignedExpiry"), V("SignedService"), V("SignedVersion"), V("Value"));
+    }
 }
