@@ -89,7 +89,21 @@ internal sealed class StoragePipeline
     /// <summary>Sends and throws a <see cref="RequestFailedException"/> naming the operation when the status is not expected.</summary>
     public async ValueTask<Response> SendAsync(HttpMessage message, string operation, string resource, CancellationToken cancellationToken, params int[] expected)
     {
-        await Pipeline.SendAsync(message, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Pipeline.SendAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is AggregateException or IOException or HttpRequestException or OperationCanceledException or RequestFailedException { Status: 0 })
+        {
+            // The request never got an answer, even after the pipeline's retries: say what and where.
+            var reason = ex is AggregateException agg ? agg.InnerExceptions[^1].Message : ex.Message;
+            throw new RequestFailedException(
+                0,
+                $"{operation} on '{resource}' failed: the storage service at {Endpoint.Authority} could not be reached after {Options.Retry.MaxRetries + 1} tries ({reason}). Check the endpoint, the network, and the service's health.",
+                "ServiceUnreachable",
+                ex);
+        }
+
         var response = message.Response;
         if (Array.IndexOf(expected, response.Status) < 0)
         {

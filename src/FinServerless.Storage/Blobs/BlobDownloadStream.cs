@@ -120,7 +120,7 @@ public sealed class BlobDownloadStream : Stream
     }
 
     private static bool IsTransient(Exception ex, CancellationToken cancellationToken) =>
-        ex is IOException or System.Net.Http.HttpRequestException
+        ex is IOException or System.Net.Http.HttpRequestException or RequestFailedException { Status: 0 or 500 or 503 }
         || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
     private async Task ResumeAsync(Exception failure, CancellationToken cancellationToken)
@@ -133,7 +133,7 @@ public sealed class BlobDownloadStream : Stream
         }
 
         await _body.DisposeAsync().ConfigureAwait(false);
-        await Task.Delay(TimeSpan.FromMilliseconds(100 * (1 << Math.Min(_resumesWithoutProgress, 6))), cancellationToken).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromMilliseconds(50 * (1 << Math.Min(_resumesWithoutProgress, 4))), cancellationToken).ConfigureAwait(false);
         var pinned = (_conditions ?? new BlobRequestConditions()) with { IfMatch = Properties.ETag };
         try
         {
