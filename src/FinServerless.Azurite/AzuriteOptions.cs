@@ -18,6 +18,9 @@ public sealed class AzuriteOptions
     /// <inheritdoc cref="BlobPort"/>
     public int TablePort { get; init; }
 
+    /// <summary>Accept any x-ms-version (for clients newer than Azurite, such as the latest JavaScript SDK).</summary>
+    public bool SkipApiVersionCheck { get; init; }
+
     /// <summary>How long to wait for Azurite to listen and answer.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -78,6 +78,11 @@ public sealed partial class AzuriteServer : IAsyncDisposable, IDisposable
             psi.ArgumentList.Add(arg);
         }
 
+        if (options.SkipApiVersionCheck)
+        {
+            psi.ArgumentList.Add("--skipApiVersionCheck");
+        }
+
         if (options.InMemory)
         {
             psi.ArgumentList.Add("--inMemoryPersistence");

@@ -139,4 +139,37 @@ public sealed class FaultToleranceTests(AzuriteFixture azurite) : IClassFixture<
         Assert.True(proxy.Injected.Replied503 > 0);
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}").Order(), received.Distinct().Order());
     }
+
+    [Fact]
+    public async Task A_server_that_never_answers_times_out_into_a_clear_error()
+    {
+        var name = AzuriteFixture.UniqueName("stalled");
+        await azurite.Blobs.GetBlobContainerClient(name).CreateIfNotExistsAsync();
+        await using var proxy = new FaultProxy(azurite.Server.BlobEndpoint.Port, new FaultPlan { Delay = 1.0, DelayBy = TimeSpan.FromMinutes(10) });
+        var options = FastRetries(maxRetries: 1);
+        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(1);
+        var blob = ThroughProxy(proxy, name, options).GetBlobClient("stalled.csv");
+        var clock = Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAsync<RequestFailedException>(() => blob.GetPropertiesAsync());
+
+        Assert.Equal("ServiceUnreachable", error.ErrorCode);
+        Assert.Contains("stalled.csv", error.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Cancelling_a_large_upload_stops_it_promptly()
+    {
+        var container = azurite.Blobs.GetBlobContainerClient(AzuriteFixture.UniqueName("cancel"));
+        await container.CreateIfNotExistsAsync();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var clock = Stopwatch.StartNew();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            container.GetBlobClient("huge.bin").UploadAsync(new PatternStream(50L << 30), cancellationToken: cancel.Token));
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed}");
+        Assert.False(await container.GetBlobClient("huge.bin").ExistsAsync());
+    }
 }

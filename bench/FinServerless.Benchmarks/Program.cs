@@ -1,0 +1,18 @@
+using FinServerless.Benchmarks;
+
+return args.FirstOrDefault() switch
+{
+    "storage" => await StorageBenchmark.RunAsync(args[1..]),
+    "storage-worker" => await StorageBenchmark.WorkerAsync(args[1..]),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        finserverless-bench <benchmark> [options]
+
+          storage [--size-mib N] [--repeat N]   1 GiB upload/download: our .NET client vs @azure/storage-blob, same Azurite
+        """);
+    return 2;
+}
