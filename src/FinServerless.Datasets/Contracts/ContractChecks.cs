@@ -1,0 +1,183 @@
+using System.Globalization;
+
+namespace FinServerless.Datasets.Contracts;
+
+/// <summary>Semantic checks a JSON Schema cannot express, each with the column and the fix.</summary>
+internal static class ContractChecks
+{
+    private static readonly HashSet<string> Imputations = ["none", "mean", "median", "constant", "zero"];
+    private static readonly HashSet<string> Scalings = ["none", "standard", "minmax"];
+    private static readonly HashSet<string> Encodings = ["none", "ordinal"];
+
+    public static void Check(DatasetContract c, string source)
+    {
+        void Fail(string problem) => throw new ContractException(source, problem);
+
+        if (string.IsNullOrWhiteSpace(c.ContractVersion))
+        {
+            Fail("'contractVersion' is empty; give the contract a version such as \"1.0.0\".");
+        }
+
+        if (c.Columns.Count == 0)
+        {
+            Fail("'columns' is empty; list at least one column.");
+        }
+
+        if (c.File.Delimiter.Length != 1 || c.File.Delimiter is "\"" or "\n" or "\r")
+        {
+            Fail($"file.delimiter '{c.File.Delimiter}' must be a single character other than a quote or a newline.");
+        }
+
+        if (!string.Equals(c.File.Encoding, "utf-8", StringComparison.OrdinalIgnoreCase))
+        {
+            Fail($"file.encoding '{c.File.Encoding}' is not supported; partners must send UTF-8.");
+        }
+
+        if (c.File.DecimalSeparator is not ("." or ","))
+        {
+            Fail($"file.decimalSeparator '{c.File.DecimalSeparator}' must be '.' or ','.");
+        }
+
+        if (c.File.DecimalSeparator == c.File.Delimiter)
+        {
+            Fail("file.decimalSeparator and file.delimiter are the same character.");
+        }
+
+        if (c.File.Compression is not ("auto" or "gzip" or "none"))
+        {
+            Fail($"file.compression '{c.File.Compression}' must be auto, gzip or none.");
+        }
+
+        if (c.File.MaxLineBytes < 64)
+        {
+            Fail($"file.maxLineBytes {c.File.MaxLineBytes} is too small.");
+        }
+
+        if (c.Rules.MaxRejectedShare is < 0 or > 1)
+        {
+            Fail($"rules.maxRejectedShare {c.Rules.MaxRejectedShare} must be between 0 and 1.");
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var outputs = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var col in c.Columns)
+        {
+            var where = $"column '{col.Name}'";
+            if (!names.Add(col.Name))
+            {
+                Fail($"{where} is listed twice.");
+            }
+
+            if (string.IsNullOrEmpty(col.EffectiveOutputName))
+            {
+                Fail("a column with an empty name (an unnamed column in the file) needs an 'outputName'.");
+            }
+
+            if (!outputs.Add(col.EffectiveOutputName))
+            {
+                Fail($"{where}: output name '{col.EffectiveOutputName}' is used twice.");
+            }
+
+            if (col.Min is { } min && col.Max is { } max && min > max)
+            {
+                Fail($"{where}: min {min} is greater than max {max}.");
+            }
+
+            if ((col.Min is not null || col.Max is not null) && col.Type is not (ColumnType.Integer or ColumnType.Decimal or ColumnType.Float))
+            {
+                Fail($"{where}: min/max apply to numeric columns, not {col.Type}.");
+            }
+
+            if (col.Type == ColumnType.Category && (col.Allowed is null || col.Allowed.Count == 0))
+            {
+                Fail($"{where}: a category column needs 'allowed' values.");
+            }
+
+            if (col.Type == ColumnType.Integer && col.Allowed is not null)
+            {
+                foreach (var a in col.Allowed)
+                {
+                    if (!long.TryParse(a, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+                    {
+                        Fail($"{where}: allowed value '{a}' is not an integer.");
+                    }
+                }
+            }
+
+            if (col.Role == ColumnRole.Target && col.Nullable && c.Columns.Count(x => x.Role == ColumnRole.Target) > 1)
+            {
+                Fail("only one column may have role 'target'.");
+            }
+
+            if (col.Type == ColumnType.Date && col.Format is { } format)
+            {
+                try
+                {
+                    _ = new DateTime(2000, 1, 2).ToString(format, CultureInfo.InvariantCulture);
+                }
+                catch (FormatException)
+                {
+                    Fail($"{where}: date format '{format}' is not a valid .NET date format.");
+                }
+            }
+
+            if (col.Normalize is { } n)
+            {
+                if (!Imputations.Contains(n.Impute))
+                {
+                    Fail($"{where}: normalize.impute '{n.Impute}' must be one of {string.Join(", ", Imputations)}.");
+                }
+
+                if (!Scalings.Contains(n.Scale))
+                {
+                    Fail($"{where}: normalize.scale '{n.Scale}' must be one of {string.Join(", ", Scalings)}.");
+                }
+
+                if (!Encodings.Contains(n.Encode))
+                {
+                    Fail($"{where}: normalize.encode '{n.Encode}' must be one of {string.Join(", ", Encodings)}.");
+                }
+
+                if (n.Impute == "constant" && n.ImputeValue is null)
+                {
+                    Fail($"{where}: normalize.impute 'constant' needs 'imputeValue'.");
+                }
+
+                if ((n.Impute is "mean" && n.Reference?.Mean is null) || (n.Impute is "median" && n.Reference?.Median is null))
+                {
+                    Fail($"{where}: normalize.impute '{n.Impute}' needs reference.{n.Impute}.");
+                }
+
+                if (n.Scale == "standard" && (n.Reference?.Mean is null || n.Reference?.Std is not > 0))
+                {
+                    Fail($"{where}: normalize.scale 'standard' needs reference.mean and a positive reference.std.");
+                }
+
+                if (n.Scale == "minmax" && (n.Reference?.Min is not { } lo || n.Reference?.Max is not { } hi || hi <= lo))
+                {
+                    Fail($"{where}: normalize.scale 'minmax' needs reference.min < reference.max.");
+                }
+
+                if (n.Clip is { } clip && (clip.Count != 2 || clip[0] > clip[1]))
+                {
+                    Fail($"{where}: normalize.clip must be [low, high] with low <= high.");
+                }
+
+                if ((n.Impute != "none" || n.Scale != "none" || n.Clip is not null) && col.Type is not (ColumnType.Integer or ColumnType.Decimal or ColumnType.Float or ColumnType.Boolean))
+                {
+                    Fail($"{where}: impute/clip/scale apply to numeric columns, not {col.Type}.");
+                }
+
+                if (n.Encode == "ordinal" && col.Type != ColumnType.Category)
+                {
+                    Fail($"{where}: normalize.encode 'ordinal' applies to category columns.");
+                }
+            }
+        }
+
+        if (!c.File.Header && c.Columns.Any(col => col.Name.Length == 0))
+        {
+            Fail("a file without a header cannot have unnamed columns; columns are matched by position.");
+        }
+    }
+}

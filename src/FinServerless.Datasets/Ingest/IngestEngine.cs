@@ -1,0 +1,392 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using FinServerless.Datasets.Contracts;
+using FinServerless.Datasets.Csv;
+using FinServerless.Datasets.Output;
+using FinServerless.Datasets.Profiling;
+using FinServerless.Datasets.Validation;
+
+namespace FinServerless.Datasets.Ingest;
+
+/// <summary>
+/// Ingests one partner file: streams it, validates every row against the contract, writes normalized parts,
+/// quarantines rejected rows with reasons, profiles, and commits the run with its manifest, written last and
+/// create-only. Every file ends curated, rejected (with a report) or duplicate; a crash leaves no manifest,
+/// and running the same run id again completes it.
+/// </summary>
+public static class IngestEngine
+{
+    /// <summary>Runs ingest of <paramref name="input"/> into <paramref name="output"/> under <paramref name="runId"/>.</summary>
+    public static async Task<IngestOutcome> RunAsync(
+        Stream input,
+        string inputPath,
+        DatasetContract contract,
+        string runId,
+        IRunOutput output,
+        IngestOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new IngestOptions();
+        var curatedPrefix = RunPaths.CuratedRun(contract.Partner, contract.Dataset, runId);
+        var quarantinePrefix = RunPaths.QuarantineRun(contract.Partner, contract.Dataset, runId);
+
+        // Redelivery of the same event: the run already has its final record.
+        if (await output.ReadAsync(curatedPrefix + "_manifest.json", cancellationToken).ConfigureAwait(false) is { } committed)
+        {
+            var manifest = JsonSerializer.Deserialize<RunManifest>(committed, RunManifest.JsonOptions)!;
+            return new IngestOutcome(IngestState.Curated, runId, $"{inputPath}: already ingested as curated run {runId}; nothing done again.", manifest, null, curatedPrefix + "_manifest.json", manifest.QuarantineReport);
+        }
+
+        if (await output.ReadAsync(quarantinePrefix + "report.json", cancellationToken).ConfigureAwait(false) is { } reported)
+        {
+            var report = JsonSerializer.Deserialize<QuarantineReport>(reported, RunManifest.JsonOptions)!;
+            if (report.State != IngestState.Curated)
+            {
+                return new IngestOutcome(report.State, runId, $"{inputPath}: already processed ({report.State}); nothing done again. {report.Reason}", null, report, null, quarantinePrefix + "report.json");
+            }
+        }
+
+        var run = new Run(inputPath, contract, runId, output, options, curatedPrefix, quarantinePrefix);
+        using var hashing = new HashingReadStream(input);
+        return await Task.Run(() => run.ExecuteAsync(hashing, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A stable run id for an input (for example a blob path and its ETag): redelivery maps to the same run.</summary>
+    public static string RunIdFor(string inputIdentity) =>
+        "r" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(inputIdentity)))[..20];
+
+    private sealed class Run(string inputPath, DatasetContract contract, string runId, IRunOutput output, IngestOptions options, string curatedPrefix, string quarantinePrefix)
+    {
+        private readonly Dictionary<string, long> _byRule = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, long> _byColumn = new(StringComparer.Ordinal);
+        private readonly List<UnexpectedRow> _examples = [];
+        private readonly List<RunPart> _parts = [];
+        private readonly Utf8CsvWriter _rejected = new(64 * 1024);
+        private long _rejectedLines;
+        private long _read;
+        private long _accepted;
+        private long _rejectedRows;
+        private Task _pendingPart = Task.CompletedTask;
+        private Utf8CsvWriter _part = null!;
+        private Utf8CsvWriter? _spare;
+        private long _partRows;
+        private HeaderMap? _map;
+        private string _sha256 = string.Empty;
+        private long _bytes;
+
+        public async Task<IngestOutcome> ExecuteAsync(HashingReadStream input, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await ProcessAsync(input, cancellationToken).ConfigureAwait(false);
+            }
+            catch (FileRejectedException ex)
+            {
+                await DrainAsync(input).ConfigureAwait(false);
+                return await RejectAsync(ex.Rule, ex.Message, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CsvFormatException ex)
+            {
+                await DrainAsync(input).ConfigureAwait(false);
+                return await RejectAsync("malformed", ex.Message, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
+            {
+                await DrainAsync(input).ConfigureAwait(false);
+                return await RejectAsync("corrupt_compression", $"{inputPath}: the compressed data is truncated or corrupt after {_read:N0} data rows ({ex.Message}); send the file again.", cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async Task<IngestOutcome> ProcessAsync(HashingReadStream input, CancellationToken cancellationToken)
+        {
+            var decoded = InputDecoder.Open(input, contract.File.Compression, inputPath);
+            using var reader = new CsvReader(decoded, (byte)contract.File.Delimiter[0], contract.File.MaxLineBytes, inputPath);
+            if (contract.File.Header)
+            {
+                if (!reader.ReadRow())
+                {
+                    throw new FileRejectedException("empty_file", $"{inputPath}: the file is empty; a header row and at least {contract.Rules.MinRows} data row(s) were expected.");
+                }
+
+                _map = HeaderMap.FromHeader(reader, contract, inputPath);
+            }
+            else
+            {
+                _map = HeaderMap.ByPosition(contract);
+            }
+
+            var processor = new RowProcessor(contract, _map);
+            var formatter = new CuratedRowFormatter(processor);
+            var profiler = new DatasetProfiler(processor, options.Reference?.Profile);
+            var idColumns = Enumerable.Range(0, contract.Columns.Count).Where(i => contract.Columns[i].Role == ColumnRole.Id && processor.Position(i) >= 0).ToArray();
+            _part = NewPart(formatter);
+            _rejected.Field("row");
+            _rejected.Field("line");
+            _rejected.Field("column");
+            _rejected.Field("rule");
+            _rejected.Field("detail");
+            _rejected.Field("value");
+            _rejected.EndRow();
+
+            while (reader.ReadRow())
+            {
+                _read++;
+                if (processor.Process(reader))
+                {
+                    _accepted++;
+                    _partRows++;
+                    formatter.WriteRow(_part, reader);
+                    profiler.Add(reader);
+                    if (_part.Length >= options.PartBytes)
+                    {
+                        await FlushPartAsync(formatter, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                else
+                {
+                    _rejectedRows++;
+                    RecordRejection(reader, processor, idColumns);
+                }
+
+                if ((_read & 0xFFFFF) == 0)
+                {
+                    options.Progress?.Invoke(_read);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+            }
+
+            if (_read < contract.Rules.MinRows)
+            {
+                throw new FileRejectedException("min_rows", $"{inputPath}: {_read:N0} data row(s), fewer than the contract's minimum of {contract.Rules.MinRows:N0}.");
+            }
+
+            var share = _read == 0 ? 0 : (double)_rejectedRows / _read;
+            if (share > contract.Rules.MaxRejectedShare)
+            {
+                var top = _byRule.OrderByDescending(r => r.Value).First();
+                var first = _examples.Count > 0 ? $" First rejected: row {_examples[0].Row} (line {_examples[0].Line}): {_examples[0].Failures[0]}." : string.Empty;
+                throw new FileRejectedException("max_rejected_share",
+                    $"{inputPath}: {_rejectedRows:N0} of {_read:N0} rows ({share:P1}) failed validation, more than the contract allows ({contract.Rules.MaxRejectedShare:P1}). Most common rule: {top.Key} ({top.Value:N0}).{first}");
+            }
+
+            await FlushPartAsync(formatter, cancellationToken, final: true).ConfigureAwait(false);
+            await _pendingPart.ConfigureAwait(false);
+            _sha256 = input.Finish();
+            _bytes = input.BytesRead;
+
+            // Same bytes dropped again (under any name): the first run wins; this file points to it.
+            var indexPath = RunPaths.ContentIndex(contract.Partner, contract.Dataset, _sha256);
+            var claim = JsonSerializer.SerializeToUtf8Bytes(new { runId, input = inputPath }, RunManifest.JsonOptions);
+            if (!await output.WriteAsync(indexPath, claim, "application/json", createOnly: true, cancellationToken).ConfigureAwait(false))
+            {
+                var owner = JsonDocument.Parse(await output.ReadAsync(indexPath, cancellationToken).ConfigureAwait(false) ?? "{}"u8.ToArray()).RootElement;
+                var ownerRun = owner.TryGetProperty("runId", out var r) ? r.GetString() : null;
+                if (ownerRun != runId)
+                {
+                    await output.DeletePrefixAsync(curatedPrefix, cancellationToken).ConfigureAwait(false);
+                    var original = RunPaths.CuratedRun(contract.Partner, contract.Dataset, ownerRun ?? "?");
+                    var duplicate = Report(IngestState.Duplicate, "duplicate_content", $"{inputPath}: the same content (sha256 {_sha256}) was already ingested as run {ownerRun}; not curated again.") with { CuratedRun = original };
+                    await WriteReportAsync(duplicate, includeRejected: false, cancellationToken).ConfigureAwait(false);
+                    return new IngestOutcome(IngestState.Duplicate, runId, duplicate.Reason, null, duplicate, null, quarantinePrefix + "report.json");
+                }
+            }
+
+            string? reportPath = null;
+            QuarantineReport? report = null;
+            if (_rejectedRows > 0)
+            {
+                report = Report(IngestState.Curated, null, $"{inputPath}: {_rejectedRows:N0} of {_read:N0} rows failed validation and were quarantined; the rest were curated.") with { CuratedRun = curatedPrefix };
+                reportPath = await WriteReportAsync(report, includeRejected: true, cancellationToken).ConfigureAwait(false);
+            }
+
+            var profile = profiler.Build();
+            var drift = options.Reference is { } reference ? new DriftReport(reference.Source, profiler.DriftAgainstReference(profile)) : null;
+            var manifest = new RunManifest
+            {
+                RunId = runId,
+                Partner = contract.Partner,
+                Dataset = contract.Dataset,
+                CreatedAt = DateTimeOffset.UtcNow,
+                Input = new InputFile(inputPath, _sha256, _bytes),
+                Contract = new ContractRef(contract.ContractVersion, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(contract.ToJson()))), options.ContractPath),
+                CodeVersion = options.CodeVersion,
+                Rows = new RowCounts(_read, _accepted, _rejectedRows),
+                Columns = formatter.Header,
+                Parts = _parts,
+                ExtraColumnsDropped = _map.ExtraColumns,
+                QuarantineReport = reportPath,
+                Profile = profile,
+                Drift = drift,
+            };
+            var manifestPath = curatedPrefix + "_manifest.json";
+            await output.WriteAsync(manifestPath, JsonSerializer.SerializeToUtf8Bytes(manifest, RunManifest.JsonOptions), "application/json", createOnly: true, cancellationToken).ConfigureAwait(false);
+            var message = $"{inputPath}: curated {_accepted:N0} of {_read:N0} rows as run {runId}" + (_rejectedRows > 0 ? $"; {_rejectedRows:N0} quarantined." : ".");
+            return new IngestOutcome(IngestState.Curated, runId, message, manifest, report, manifestPath, reportPath);
+        }
+
+        private Utf8CsvWriter NewPart(CuratedRowFormatter formatter)
+        {
+            var writer = _spare ?? new Utf8CsvWriter(Math.Min(options.PartBytes + (1 << 20), 64 << 20));
+            _spare = null;
+            writer.Clear();
+            formatter.WriteHeader(writer);
+            return writer;
+        }
+
+        private async Task FlushPartAsync(CuratedRowFormatter formatter, CancellationToken cancellationToken, bool final = false)
+        {
+            if (_partRows == 0 && (!final || _parts.Count > 0))
+            {
+                return;
+            }
+
+            // At most one part uploads while the next one fills.
+            await _pendingPart.ConfigureAwait(false);
+            var full = _part;
+            var path = curatedPrefix + RunPaths.Part(_parts.Count);
+            var content = full.Written;
+            _parts.Add(new RunPart(path, _partRows, content.Length, Convert.ToHexStringLower(SHA256.HashData(content.Span))));
+            _partRows = 0;
+            _pendingPart = WriteAndRecycleAsync(full, path, cancellationToken);
+            if (!final)
+            {
+                _part = NewPart(formatter);
+            }
+        }
+
+        private async Task WriteAndRecycleAsync(Utf8CsvWriter part, string path, CancellationToken cancellationToken)
+        {
+            await output.WriteAsync(path, part.Written, "text/csv", createOnly: false, cancellationToken).ConfigureAwait(false);
+            _spare = part;
+        }
+
+        private void RecordRejection(CsvReader row, RowProcessor processor, int[] idColumns)
+        {
+            var failures = new List<string>(processor.Failures.Count);
+            foreach (var f in processor.Failures)
+            {
+                var column = f.ColumnIndex >= 0 ? contract.Columns[f.ColumnIndex].Name : string.Empty;
+                _byRule[f.Rule] = _byRule.GetValueOrDefault(f.Rule) + 1;
+                if (column.Length > 0)
+                {
+                    _byColumn[column] = _byColumn.GetValueOrDefault(column) + 1;
+                }
+
+                failures.Add(column.Length > 0 ? $"column '{column}': {f.Rule} ({f.Detail})" : $"{f.Rule} ({f.Detail})");
+                if (_rejectedLines < options.MaxRejectedCsvLines)
+                {
+                    _rejectedLines++;
+                    _rejected.Field(_read);
+                    _rejected.Field(row.Line);
+                    _rejected.Field(column);
+                    _rejected.Field(f.Rule);
+                    _rejected.Field(f.Detail);
+                    _rejected.Field(f.ColumnIndex >= 0 ? CellForReport(row, processor, f.ColumnIndex) : string.Empty);
+                    _rejected.EndRow();
+                }
+                else
+                {
+                    _rejectedLines++;
+                }
+            }
+
+            if (_examples.Count < options.ReportExamples)
+            {
+                var ids = new Dictionary<string, string>();
+                if (row.FieldCount == _map!.FieldCount)
+                {
+                    foreach (var c in idColumns)
+                    {
+                        ids[contract.Columns[c].EffectiveOutputName] = contract.Columns[c].Pii ? "[pii]" : Truncate(Encoding.UTF8.GetString(row[processor.Position(c)]));
+                    }
+                }
+
+                _examples.Add(new UnexpectedRow(_read, row.Line, ids, failures));
+            }
+        }
+
+        private string CellForReport(CsvReader row, RowProcessor processor, int column)
+        {
+            if (contract.Columns[column].Pii)
+            {
+                return "[pii]";
+            }
+
+            var position = processor.Position(column);
+            return position < 0 ? string.Empty : SpreadsheetSafe.Neutralize(Truncate(Encoding.UTF8.GetString(row[position])));
+        }
+
+        private static string Truncate(string value) => value.Length <= 256 ? value : value[..256] + "…";
+
+        private QuarantineReport Report(IngestState state, string? rule, string reason) => new()
+        {
+            RunId = runId,
+            Partner = contract.Partner,
+            Dataset = contract.Dataset,
+            Input = new InputFile(inputPath, _sha256, _bytes),
+            State = state,
+            Rule = rule,
+            Reason = reason,
+            ContractVersion = contract.ContractVersion,
+            Rows = new RowCounts(_read, state == IngestState.Curated ? _accepted : 0, _rejectedRows),
+            SuccessPercent = _read == 0 ? 0 : Math.Round(100.0 * (_read - _rejectedRows) / _read, 4),
+            FailuresByRule = new SortedDictionary<string, long>(_byRule, StringComparer.Ordinal),
+            FailuresByColumn = new SortedDictionary<string, long>(_byColumn, StringComparer.Ordinal),
+            UnexpectedRows = _examples,
+            ExtraColumnsDropped = _map?.ExtraColumns ?? [],
+        };
+
+        private async Task<string> WriteReportAsync(QuarantineReport report, bool includeRejected, CancellationToken cancellationToken)
+        {
+            if (includeRejected && _rejectedRows > 0)
+            {
+                report = report with { RejectedCsv = quarantinePrefix + "rejected.csv", RejectedCsvTruncated = _rejectedLines > options.MaxRejectedCsvLines };
+                await output.WriteAsync(quarantinePrefix + "rejected.csv", _rejected.Written, "text/csv", createOnly: false, cancellationToken).ConfigureAwait(false);
+            }
+
+            var path = quarantinePrefix + "report.json";
+            await output.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(report, RunManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
+            return path;
+        }
+
+        private async Task<IngestOutcome> RejectAsync(string rule, string reason, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await _pendingPart.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException)
+            {
+                // The part will be deleted below anyway.
+            }
+
+            await output.DeletePrefixAsync(curatedPrefix, cancellationToken).ConfigureAwait(false);
+            var report = Report(IngestState.Rejected, rule, reason);
+            var path = await WriteReportAsync(report, includeRejected: true, cancellationToken).ConfigureAwait(false);
+            return new IngestOutcome(IngestState.Rejected, runId, reason, null, report, null, path);
+        }
+
+        private async Task DrainAsync(HashingReadStream input)
+        {
+            try
+            {
+                _sha256 = await Task.Run(input.Finish).ConfigureAwait(false);
+                _bytes = input.BytesRead;
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException)
+            {
+                _sha256 = string.Empty;
+            }
+        }
+    }
+}
+
+/// <summary>Neutralizes cells a spreadsheet would run as formulas (OWASP CSV injection guidance).</summary>
+public static class SpreadsheetSafe
+{
+    /// <summary>Prefixes a single quote when the text starts with =, +, -, @, tab or carriage return.</summary>
+    public static string Neutralize(string value) =>
+        value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + value : value;
+}

@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FinServerless.Datasets.Profiling;
+
+namespace FinServerless.Datasets.Ingest;
+
+/// <summary>A file's location and fingerprint.</summary>
+public sealed record InputFile(string Path, string Sha256, long Bytes);
+
+/// <summary>One written part of a run.</summary>
+public sealed record RunPart(string Path, long Rows, long Bytes, string Sha256);
+
+/// <summary>Row counts of a run.</summary>
+public sealed record RowCounts(long Read, long Accepted, long Rejected);
+
+/// <summary>
+/// The commit record of a curated run, written last (create-only): a run without it does not exist.
+/// Names its input by path and SHA-256, its contract, its code version, parts with their SHA-256, profile and drift.
+/// </summary>
+public sealed record RunManifest
+{
+    /// <summary>Always "curated-run".</summary>
+    public string Kind { get; init; } = "curated-run";
+
+    /// <summary>Manifest format version.</summary>
+    public int SchemaVersion { get; init; } = 1;
+
+    /// <summary>Run id (derived from the input blob and its ETag, so a redelivered event maps to the same run).</summary>
+    public required string RunId { get; init; }
+
+    /// <summary>Partner.</summary>
+    public required string Partner { get; init; }
+
+    /// <summary>Dataset.</summary>
+    public required string Dataset { get; init; }
+
+    /// <summary>When the run was committed.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The input file.</summary>
+    public required InputFile Input { get; init; }
+
+    /// <summary>Contract version and fingerprint.</summary>
+    public required ContractRef Contract { get; init; }
+
+    /// <summary>Version of the code that produced the run.</summary>
+    public required string CodeVersion { get; init; }
+
+    /// <summary>Row counts.</summary>
+    public required RowCounts Rows { get; init; }
+
+    /// <summary>Output columns, in order.</summary>
+    public required IReadOnlyList<string> Columns { get; init; }
+
+    /// <summary>Parts, in order.</summary>
+    public required IReadOnlyList<RunPart> Parts { get; init; }
+
+    /// <summary>File columns not in the contract, dropped.</summary>
+    public IReadOnlyList<string> ExtraColumnsDropped { get; init; } = [];
+
+    /// <summary>Where the rejected rows are, when there are any.</summary>
+    public string? QuarantineReport { get; init; }
+
+    /// <summary>Profile of accepted rows.</summary>
+    public required DatasetProfile Profile { get; init; }
+
+    /// <summary>Drift against the reference profile, when one was given.</summary>
+    public DriftReport? Drift { get; init; }
+
+    /// <summary>JSON settings for manifests and reports.</summary>
+    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+}
+
+/// <summary>The contract a run was validated against.</summary>
+public sealed record ContractRef(string Version, string Sha256, string? Path);
+
+/// <summary>Drift of every feature against a reference profile.</summary>
+public sealed record DriftReport(string Reference, IReadOnlyList<FeatureDrift> Features)
+{
+    /// <summary>The worst band among the features.</summary>
+    public string WorstBand => Features.Count == 0 ? "stable" : Drift.Band(Features.Max(f => f.Psi));
+}

@@ -1,0 +1,84 @@
+using System.Globalization;
+using FinServerless.Datasets.Contracts;
+using FinServerless.Datasets.Csv;
+using FinServerless.Datasets.Validation;
+
+namespace FinServerless.Datasets.Output;
+
+/// <summary>Writes validated rows in the canonical form: contract order, invariant numbers, ISO dates, missing as empty.</summary>
+public sealed class CuratedRowFormatter
+{
+    private readonly RowProcessor _processor;
+    private readonly int[] _columns;
+
+    /// <summary>Creates a formatter for the processor's contract.</summary>
+    public CuratedRowFormatter(RowProcessor processor)
+    {
+        _processor = processor;
+        _columns = Enumerable.Range(0, processor.Contract.Columns.Count).Where(i => processor.Contract.Columns[i].Role != ColumnRole.Ignore).ToArray();
+    }
+
+    /// <summary>The output header names.</summary>
+    public IReadOnlyList<string> Header => _columns.Select(i => _processor.Contract.Columns[i].EffectiveOutputName).ToList();
+
+    /// <summary>Writes the header row.</summary>
+    public void WriteHeader(Utf8CsvWriter writer)
+    {
+        foreach (var name in Header)
+        {
+            writer.Field(name);
+        }
+
+        writer.EndRow();
+    }
+
+    /// <summary>Writes the processor's current (valid) row.</summary>
+    public void WriteRow(Utf8CsvWriter writer, CsvReader row)
+    {
+        foreach (var c in _columns)
+        {
+            var state = _processor.States[c];
+            if (state == CellState.Missing)
+            {
+                writer.Empty();
+                continue;
+            }
+
+            var plan = _processor.Plan(c);
+            var spec = plan.Spec;
+            switch (spec.Type)
+            {
+                case ColumnType.Integer when !plan.ChangesValues || state == CellState.Special:
+                    writer.Field(_processor.Integers[c]);
+                    break;
+                case ColumnType.Integer:
+                case ColumnType.Float:
+                case ColumnType.Boolean:
+                    writer.Field(_processor.Numbers[c]);
+                    break;
+                case ColumnType.Decimal:
+                    if (plan.ChangesValues || _processor.Imputed[c] || _processor.Contract.File.DecimalSeparator != "." || _processor.Position(c) < 0)
+                    {
+                        writer.Field(_processor.Numbers[c]);
+                    }
+                    else
+                    {
+                        writer.Field(row[_processor.Position(c)]);
+                    }
+
+                    break;
+                case ColumnType.Date:
+                    writer.Field(DateOnly.FromDayNumber((int)_processor.Numbers[c]).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+                    break;
+                case ColumnType.Category when plan.EncodeOrdinal:
+                    writer.Field((long)_processor.Numbers[c]);
+                    break;
+                default:
+                    writer.Field(row[_processor.Position(c)]);
+                    break;
+            }
+        }
+
+        writer.EndRow();
+    }
+}

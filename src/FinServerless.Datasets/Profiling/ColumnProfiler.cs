@@ -1,0 +1,155 @@
+using System.Globalization;
+
+namespace FinServerless.Datasets.Profiling;
+
+/// <summary>
+/// Accumulates a column's statistics in one pass with bounded memory: Welford mean/variance, a reservoir sample
+/// (fixed seed, so profiles are reproducible) for quantiles and bin edges, category counts, and exact counts
+/// in the reference profile's bins when a reference is given (for drift).
+/// </summary>
+internal sealed class ColumnProfiler
+{
+    private const int SampleSize = 20_000;
+    private const int MaxCategories = 1_000;
+
+    private readonly string _name;
+    private readonly string _type;
+    private readonly bool _categorical;
+    private readonly double[] _sample = new double[SampleSize];
+    private readonly Random _random;
+    private readonly Dictionary<string, long>? _categories;
+    private readonly double[]? _referenceEdges;
+    private readonly long[]? _referenceBinCounts;
+    private long _count;
+    private long _nulls;
+    private long _specials;
+    private double _mean;
+    private double _m2;
+    private double _min = double.PositiveInfinity;
+    private double _max = double.NegativeInfinity;
+
+    public ColumnProfiler(string name, string type, bool categorical, Histogram? reference, int seed)
+    {
+        _name = name;
+        _type = type;
+        _categorical = categorical;
+        _random = new Random(seed);
+        _categories = categorical ? new Dictionary<string, long>(StringComparer.Ordinal) : null;
+        if (reference is not null && !categorical)
+        {
+            _referenceEdges = reference.Edges.ToArray();
+            _referenceBinCounts = new long[_referenceEdges.Length + 1];
+        }
+    }
+
+    /// <summary>Counts in the reference's bins (null without a reference).</summary>
+    public long[]? ReferenceBinCounts => _referenceBinCounts;
+
+    public void AddMissing() => _nulls++;
+
+    public void AddSpecial() => _specials++;
+
+    public void Add(double value)
+    {
+        _count++;
+        var delta = value - _mean;
+        _mean += delta / _count;
+        _m2 += delta * (value - _mean);
+        if (value < _min)
+        {
+            _min = value;
+        }
+
+        if (value > _max)
+        {
+            _max = value;
+        }
+
+        if (_count <= SampleSize)
+        {
+            _sample[_count - 1] = value;
+        }
+        else
+        {
+            var j = _random.NextInt64(_count);
+            if (j < SampleSize)
+            {
+                _sample[j] = value;
+            }
+        }
+
+        if (_referenceEdges is not null)
+        {
+            _referenceBinCounts![BinOf(_referenceEdges, value)]++;
+        }
+    }
+
+    public void AddCategory(string value)
+    {
+        _count++;
+        if (_categories!.TryGetValue(value, out var n))
+        {
+            _categories[value] = n + 1;
+        }
+        else if (_categories.Count < MaxCategories)
+        {
+            _categories[value] = 1;
+        }
+        else
+        {
+            _categories["__other__"] = _categories.GetValueOrDefault("__other__") + 1;
+        }
+    }
+
+    public static int BinOf(double[] edges, double value)
+    {
+        var i = Array.BinarySearch(edges, value);
+        return i >= 0 ? i : ~i;
+    }
+
+    public ColumnProfile Build()
+    {
+        if (_categorical)
+        {
+            return new ColumnProfile { Name = _name, Type = _type, Count = _count, Nulls = _nulls, Specials = _specials, Categories = new SortedDictionary<string, long>(_categories!, StringComparer.Ordinal) };
+        }
+
+        if (_count == 0)
+        {
+            return new ColumnProfile { Name = _name, Type = _type, Count = 0, Nulls = _nulls, Specials = _specials };
+        }
+
+        var n = (int)Math.Min(_count, SampleSize);
+        var sorted = _sample[..n];
+        Array.Sort(sorted);
+        double Q(double p) => sorted[Math.Clamp((int)Math.Round(p * (n - 1)), 0, n - 1)];
+        var quantiles = new Dictionary<string, double>
+        {
+            ["p01"] = Q(0.01), ["p05"] = Q(0.05), ["p25"] = Q(0.25), ["p50"] = Q(0.50),
+            ["p75"] = Q(0.75), ["p95"] = Q(0.95), ["p99"] = Q(0.99),
+        };
+        var edges = Enumerable.Range(1, 9).Select(d => Q(d / 10.0)).Distinct().ToArray();
+        var counts = new long[edges.Length + 1];
+        foreach (var v in sorted)
+        {
+            counts[BinOf(edges, v)]++;
+        }
+
+        return new ColumnProfile
+        {
+            Name = _name,
+            Type = _type,
+            Count = _count,
+            Nulls = _nulls,
+            Specials = _specials,
+            Min = _min,
+            Max = _max,
+            Mean = _mean,
+            Std = Math.Sqrt(_m2 / _count),
+            Quantiles = quantiles,
+            Histogram = new Histogram(edges, counts.Select(c => Math.Round((double)c / n, 6)).ToArray()),
+        };
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{_name}: n={_count}");
+}

@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text;
+using FinServerless.Datasets.Contracts;
+
+namespace FinServerless.Datasets.Validation;
+
+/// <summary>A column's contract compiled for the hot path: byte-level token tables, allowed sets, normalization.</summary>
+internal sealed class ColumnPlan
+{
+    private readonly byte[][] _missingTokens;
+    private readonly (byte[] Bytes, SentinelMeaning Meaning)[] _sentinels;
+    private readonly Dictionary<string, int>? _categories;
+    private readonly double _scaleOffset;
+    private readonly double _scaleFactor = 1;
+
+    public ColumnPlan(ColumnSpec spec, IReadOnlyList<string> defaultMissing)
+    {
+        Spec = spec;
+        _missingTokens = (spec.MissingTokens ?? defaultMissing).Select(Encoding.UTF8.GetBytes).ToArray();
+        _sentinels = (spec.Sentinels ?? new Dictionary<string, SentinelMeaning>()).Select(s => (Encoding.UTF8.GetBytes(s.Key), s.Value)).ToArray();
+        IsNumeric = spec.Type is ColumnType.Integer or ColumnType.Decimal or ColumnType.Float or ColumnType.Boolean;
+        DateFormat = spec.Format ?? "yyyy-MM-dd";
+        if (spec.Allowed is { } allowed)
+        {
+            AllowedList = allowed.Count <= 12 ? string.Join(", ", allowed) : $"{string.Join(", ", allowed.Take(12))} … ({allowed.Count} values)";
+            if (spec.Type == ColumnType.Integer)
+            {
+                AllowedIntegers = allowed.Select(a => long.Parse(a, CultureInfo.InvariantCulture)).ToHashSet();
+            }
+            else
+            {
+                _categories = new Dictionary<string, int>(StringComparer.Ordinal);
+                for (var i = 0; i < allowed.Count; i++)
+                {
+                    _categories.TryAdd(allowed[i], i);
+                }
+            }
+        }
+
+        var n = spec.Normalize;
+        if (n is not null)
+        {
+            Imputed = n.Impute switch
+            {
+                "mean" => n.Reference!.Mean,
+                "median" => n.Reference!.Median,
+                "constant" => n.ImputeValue,
+                "zero" => 0,
+                _ => null,
+            };
+            if (n.Clip is { } clip)
+            {
+                ClipLow = clip[0];
+                ClipHigh = clip[1];
+            }
+
+            if (n.Scale == "standard")
+            {
+                _scaleOffset = n.Reference!.Mean!.Value;
+                _scaleFactor = 1 / n.Reference.Std!.Value;
+            }
+            else if (n.Scale == "minmax")
+            {
+                _scaleOffset = n.Reference!.Min!.Value;
+                _scaleFactor = 1 / (n.Reference.Max!.Value - n.Reference.Min.Value);
+            }
+
+            IsScaled = n.Scale != "none";
+            EncodeOrdinal = n.Encode == "ordinal";
+        }
+    }
+
+    public ColumnSpec Spec { get; }
+
+    public bool IsNumeric { get; }
+
+    public string DateFormat { get; }
+
+    public string AllowedList { get; } = string.Empty;
+
+    public HashSet<long>? AllowedIntegers { get; }
+
+    public double? Imputed { get; }
+
+    public double ClipLow { get; } = double.NegativeInfinity;
+
+    public double ClipHigh { get; } = double.PositiveInfinity;
+
+    /// <summary>Whether output values are no longer the file's values (so they are written as computed numbers).</summary>
+    public bool IsScaled { get; }
+
+    public bool EncodeOrdinal { get; }
+
+    public bool ChangesValues => IsScaled || ClipLow > double.NegativeInfinity || ClipHigh < double.PositiveInfinity;
+
+    public bool IsMissingToken(ReadOnlySpan<byte> cell)
+    {
+        foreach (var token in _missingTokens)
+        {
+            if (cell.SequenceEqual(token))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public SentinelMeaning? Sentinel(ReadOnlySpan<byte> cell)
+    {
+        foreach (var (bytes, meaning) in _sentinels)
+        {
+            if (cell.SequenceEqual(bytes))
+            {
+                return meaning;
+            }
+        }
+
+        return null;
+    }
+
+    public int CategoryIndex(ReadOnlySpan<byte> cell)
+    {
+        if (_categories is null)
+        {
+            return -1;
+        }
+
+        var lookup = _categories.GetAlternateLookup<ReadOnlySpan<char>>();
+        Span<char> chars = stackalloc char[Math.Min(cell.Length, 256)];
+        if (cell.Length > 256)
+        {
+            return -1;
+        }
+
+        var n = Encoding.UTF8.GetChars(cell, chars);
+        return lookup.TryGetValue(chars[..n], out var index) ? index : -1;
+    }
+
+    /// <summary>Clip, then scale (imputation happens before, for missing values).</summary>
+    public double Normalize(double value, bool alreadyImputed = false)
+    {
+        _ = alreadyImputed;
+        value = Math.Clamp(value, ClipLow, ClipHigh);
+        return IsScaled ? (value - _scaleOffset) * _scaleFactor : value;
+    }
+}

@@ -1,0 +1,261 @@
+using System.Globalization;
+using System.Text;
+using FinServerless.Datasets.Contracts;
+using FinServerless.Datasets.Csv;
+
+namespace FinServerless.Datasets.Validation;
+
+/// <summary>State of one parsed cell.</summary>
+public enum CellState : byte
+{
+    /// <summary>A valid value.</summary>
+    Value,
+    /// <summary>Missing (a missing token, an empty cell, or a sentinel meaning missing).</summary>
+    Missing,
+    /// <summary>A sentinel code kept as is (excluded from ranges and statistics).</summary>
+    Special,
+}
+
+/// <summary>
+/// Validates a row against the contract, collecting every failure (lazy validation), and keeps the parsed,
+/// normalized values for the writer and the profiler. One instance per file; not thread-safe.
+/// </summary>
+public sealed class RowProcessor
+{
+    private readonly ColumnPlan[] _plans;
+    private readonly HeaderMap _map;
+    private readonly List<RowFailure> _failures = new(8);
+    private readonly NumberFormatInfo _numbers;
+
+    /// <summary>Builds the per-column plans for a contract and a header mapping.</summary>
+    public RowProcessor(DatasetContract contract, HeaderMap map)
+    {
+        Contract = contract;
+        _map = map;
+        _numbers = new NumberFormatInfo { NumberDecimalSeparator = contract.File.DecimalSeparator, NegativeSign = "-", PositiveSign = "+" };
+        _plans = contract.Columns.Select(c => new ColumnPlan(c, contract.MissingTokens)).ToArray();
+        States = new CellState[_plans.Length];
+        Numbers = new double[_plans.Length];
+        Integers = new long[_plans.Length];
+        Imputed = new bool[_plans.Length];
+    }
+
+    /// <summary>Per contract column: whether the last row's value was imputed.</summary>
+    public bool[] Imputed { get; }
+
+    /// <summary>The contract.</summary>
+    public DatasetContract Contract { get; }
+
+    /// <summary>Failures of the last processed row.</summary>
+    public IReadOnlyList<RowFailure> Failures => _failures;
+
+    /// <summary>Per contract column: the state of the last row's cell.</summary>
+    public CellState[] States { get; }
+
+    /// <summary>Per contract column: numeric value (numbers, booleans as 0/1, dates as day numbers, category index).</summary>
+    public double[] Numbers { get; }
+
+    /// <summary>Per contract column: exact integer value for integer columns.</summary>
+    public long[] Integers { get; }
+
+    /// <summary>Field index in the file of contract column <paramref name="column"/> (-1 when absent).</summary>
+    public int Position(int column) => _map.Positions[column];
+
+    /// <summary>The compiled plan of a column.</summary>
+    internal ColumnPlan Plan(int column) => _plans[column];
+
+    /// <summary>Validates and normalizes the reader's current row; true when it has no failures.</summary>
+    public bool Process(CsvReader row)
+    {
+        _failures.Clear();
+        if (row.FieldCount != _map.FieldCount)
+        {
+            _failures.Add(new RowFailure(-1, Rules.FieldCount, $"expected {_map.FieldCount} fields, found {row.FieldCount}"));
+            return false;
+        }
+
+        if (!row.RowIsValidUtf8)
+        {
+            _failures.Add(new RowFailure(-1, Rules.Encoding, "the row is not valid UTF-8"));
+            return false;
+        }
+
+        for (var c = 0; c < _plans.Length; c++)
+        {
+            var position = _map.Positions[c];
+            var plan = _plans[c];
+            if (position < 0)
+            {
+                Imputed[c] = false;
+                SetMissing(c, plan);
+                continue;
+            }
+
+            ProcessCell(c, plan, row[position]);
+        }
+
+        return _failures.Count == 0;
+    }
+
+    private void ProcessCell(int c, ColumnPlan plan, ReadOnlySpan<byte> cell)
+    {
+        var col = plan.Spec;
+        Imputed[c] = false;
+        if (plan.IsMissingToken(cell))
+        {
+            SetMissing(c, plan);
+            return;
+        }
+
+        var sentinel = plan.Sentinel(cell);
+        if (sentinel == SentinelMeaning.Missing)
+        {
+            SetMissing(c, plan);
+            return;
+        }
+
+        States[c] = sentinel == SentinelMeaning.Special ? CellState.Special : CellState.Value;
+        double value;
+        switch (col.Type)
+        {
+            case ColumnType.Integer:
+                if (!long.TryParse(cell, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+                {
+                    Fail(c, Rules.Type, "not an integer");
+                    return;
+                }
+
+                Integers[c] = integer;
+                value = integer;
+                if (plan.AllowedIntegers is { } allowedIntegers && !allowedIntegers.Contains(integer) && States[c] != CellState.Special)
+                {
+                    Fail(c, Rules.Allowed, $"not one of {plan.AllowedList}");
+                    return;
+                }
+
+                break;
+            case ColumnType.Decimal:
+            case ColumnType.Float:
+                if (!double.TryParse(cell, NumberStyles.Float, _numbers, out value) || !double.IsFinite(value))
+                {
+                    Fail(c, Rules.Type, "not a number");
+                    return;
+                }
+
+                break;
+            case ColumnType.Boolean:
+                var b = ParseBoolean(cell);
+                if (b is null)
+                {
+                    Fail(c, Rules.Type, "not a boolean (true/false, 1/0, yes/no)");
+                    return;
+                }
+
+                value = b.Value ? 1 : 0;
+                break;
+            case ColumnType.Date:
+                Span<char> chars = stackalloc char[Math.Min(cell.Length, 64)];
+                var n = cell.Length <= 64 ? Encoding.UTF8.GetChars(cell, chars) : 0;
+                if (n == 0 || !DateOnly.TryParseExact(chars[..n], plan.DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+                {
+                    Fail(c, Rules.Type, $"not a date in the format {plan.DateFormat}");
+                    return;
+                }
+
+                value = date.DayNumber;
+                break;
+            case ColumnType.Category:
+                var index = plan.CategoryIndex(cell);
+                if (index < 0 && States[c] != CellState.Special)
+                {
+                    Fail(c, Rules.Allowed, $"not one of {plan.AllowedList}");
+                    return;
+                }
+
+                value = index;
+                break;
+            default:
+                value = double.NaN;
+                break;
+        }
+
+        if (States[c] == CellState.Value && plan.IsNumeric)
+        {
+            if (col.Min is { } min && value < min)
+            {
+                Fail(c, Rules.Min, $"below the minimum {min.ToString(CultureInfo.InvariantCulture)}");
+                return;
+            }
+
+            if (col.Max is { } max && value > max)
+            {
+                Fail(c, Rules.Max, $"above the maximum {max.ToString(CultureInfo.InvariantCulture)}");
+                return;
+            }
+
+            value = plan.Normalize(value);
+        }
+
+        Numbers[c] = value;
+    }
+
+    private void SetMissing(int c, ColumnPlan plan)
+    {
+        if (!plan.Spec.Nullable)
+        {
+            Fail(c, Rules.NotNull, "a value is required");
+            return;
+        }
+
+        if (plan.Imputed is { } imputed)
+        {
+            States[c] = CellState.Value;
+            Imputed[c] = true;
+            Numbers[c] = plan.Normalize(imputed, alreadyImputed: true);
+            Integers[c] = (long)imputed;
+            return;
+        }
+
+        States[c] = CellState.Missing;
+        Numbers[c] = double.NaN;
+    }
+
+    private void Fail(int column, string rule, string detail)
+    {
+        States[column] = CellState.Missing;
+        _failures.Add(new RowFailure(column, rule, detail));
+    }
+
+    private static bool? ParseBoolean(ReadOnlySpan<byte> cell)
+    {
+        if (cell.Length == 1)
+        {
+            return cell[0] switch
+            {
+                (byte)'1' or (byte)'y' or (byte)'Y' or (byte)'t' or (byte)'T' => true,
+                (byte)'0' or (byte)'n' or (byte)'N' or (byte)'f' or (byte)'F' => false,
+                _ => null,
+            };
+        }
+
+        Span<char> chars = stackalloc char[8];
+        if (cell.Length > 5)
+        {
+            return null;
+        }
+
+        var n = Encoding.ASCII.GetChars(cell, chars);
+        var s = chars[..n];
+        if (s.Equals("true", StringComparison.OrdinalIgnoreCase) || s.Equals("yes", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        if (s.Equals("false", StringComparison.OrdinalIgnoreCase) || s.Equals("no", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        return null;
+    }
+}
