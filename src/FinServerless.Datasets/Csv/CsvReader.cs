@@ -229,7 +229,10 @@ public sealed class CsvReader : IDisposable
                     return CheckLength(span.Length);
                 }
 
-                throw new CsvFormatException(_source, _nextLine + newlines, $"unexpected character '{(char)next}' after a closing quote in field {fieldCount}; quotes inside a quoted field must be doubled.");
+                var hint = next is (byte)';' or (byte)'\t' or (byte)'|' or (byte)','
+                    ? $" Is the delimiter right? The file seems to use '{(next == (byte)'\t' ? "\\t" : ((char)next).ToString())}' but the contract says '{(char)_delimiter}'."
+                    : " Quotes inside a quoted field must be doubled.";
+                throw new CsvFormatException(_source, _nextLine + newlines, $"unexpected character '{(char)next}' after a closing quote in field {fieldCount}.{hint}");
             }
 
             var rest = span[pos..];

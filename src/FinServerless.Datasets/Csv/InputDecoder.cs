@@ -19,7 +19,7 @@ public static class InputDecoder
             throw new CsvFormatException(source, 1, "the contract says gzip but the file does not start with the gzip signature (1F 8B).");
         }
 
-        Stream text = isGzip && compression != "none" ? new GZipStream(peek, CompressionMode.Decompress) : peek;
+        Stream text = isGzip && compression != "none" ? new CheckedGzipStream(peek) : peek;
         var decoded = new PeekStream(text);
         byte[] start;
         try
@@ -70,6 +70,130 @@ public static class InputDecoder
         }
 
         return decoded;
+    }
+
+    /// <summary>
+    /// Decompresses gzip and checks the trailer: .NET's GZipStream ends quietly when the compressed data is cut
+    /// short, so the decompressed length is compared with the ISIZE field of the last four bytes.
+    /// </summary>
+    private sealed class CheckedGzipStream : Stream
+    {
+        private readonly TailStream _tail;
+        private readonly GZipStream _gzip;
+        private long _length;
+
+        public CheckedGzipStream(Stream compressed)
+        {
+            _tail = new TailStream(compressed);
+            _gzip = new GZipStream(_tail, CompressionMode.Decompress);
+        }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = _gzip.Read(buffer, offset, count);
+            _length += n;
+            if (n == 0 && count > 0)
+            {
+                var isize = _tail.LastFour;
+                if (isize is null || isize.Value != (uint)_length)
+                {
+                    throw new InvalidDataException($"the gzip stream ended after {_length:N0} decompressed bytes but its trailer says {(isize?.ToString("N0") ?? "nothing")}: the file is truncated");
+                }
+            }
+
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _gzip.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>Remembers the last four bytes read through it.</summary>
+    private sealed class TailStream(Stream inner) : Stream
+    {
+        private readonly byte[] _last = new byte[4];
+        private long _total;
+
+        public uint? LastFour => _total < 4 ? null : System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_last);
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = inner.Read(buffer, offset, count);
+            if (n >= 4)
+            {
+                Buffer.BlockCopy(buffer, offset + n - 4, _last, 0, 4);
+            }
+            else
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    _last[0] = _last[1];
+                    _last[1] = _last[2];
+                    _last[2] = _last[3];
+                    _last[3] = buffer[offset + i];
+                }
+            }
+
+            _total += n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>A read-only stream that can look ahead at its first bytes without consuming them.</summary>

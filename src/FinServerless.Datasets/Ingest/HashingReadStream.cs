@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 
 namespace FinServerless.Datasets.Ingest;
 
-/// <summary>Passes reads through and computes the SHA-256 and length of every byte read.</summary>
+/// <summary>Passes reads through and computes the SHA-256 and length of every byte read. Closing it leaves the input open.</summary>
 internal sealed class HashingReadStream(Stream inner) : Stream
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -56,14 +56,6 @@ internal sealed class HashingReadStream(Stream inner) : Stream
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _hash.Dispose();
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
+    /// <summary>Releases the hash. Disposing this stream does not (decoders that own it close it early), nor does it close the input: its caller owns it.</summary>
+    public void ReleaseHash() => _hash.Dispose();
 }

@@ -49,8 +49,15 @@ public static class IngestEngine
         }
 
         var run = new Run(inputPath, contract, runId, output, options, curatedPrefix, quarantinePrefix);
-        using var hashing = new HashingReadStream(input);
-        return await Task.Run(() => run.ExecuteAsync(hashing, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var hashing = new HashingReadStream(input);
+        try
+        {
+            return await Task.Run(() => run.ExecuteAsync(hashing, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            hashing.ReleaseHash();
+        }
     }
 
     /// <summary>A stable run id for an input (for example a blob path and its ETag): redelivery maps to the same run.</summary>
@@ -96,6 +103,20 @@ public static class IngestEngine
             {
                 await DrainAsync(input).ConfigureAwait(false);
                 return await RejectAsync("corrupt_compression", $"{inputPath}: the compressed data is truncated or corrupt after {_read:N0} data rows ({ex.Message}); send the file again.", cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Anything else (a broken connection, cancellation) is not a verdict on the file: the caller
+                // retries the same run id. Let the part in flight finish so the retry does not race it.
+                try
+                {
+                    await _pendingPart.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or OperationCanceledException or Azure.RequestFailedException)
+                {
+                }
+
+                throw;
             }
         }
 
@@ -188,7 +209,7 @@ public static class IngestEngine
                     await output.DeletePrefixAsync(curatedPrefix, cancellationToken).ConfigureAwait(false);
                     var original = RunPaths.CuratedRun(contract.Partner, contract.Dataset, ownerRun ?? "?");
                     var duplicate = Report(IngestState.Duplicate, "duplicate_content", $"{inputPath}: the same content (sha256 {_sha256}) was already ingested as run {ownerRun}; not curated again.") with { CuratedRun = original };
-                    await WriteReportAsync(duplicate, includeRejected: false, cancellationToken).ConfigureAwait(false);
+                    (_, duplicate) = await WriteReportAsync(duplicate, includeRejected: false, cancellationToken).ConfigureAwait(false);
                     return new IngestOutcome(IngestState.Duplicate, runId, duplicate.Reason, null, duplicate, null, quarantinePrefix + "report.json");
                 }
             }
@@ -198,7 +219,7 @@ public static class IngestEngine
             if (_rejectedRows > 0)
             {
                 report = Report(IngestState.Curated, null, $"{inputPath}: {_rejectedRows:N0} of {_read:N0} rows failed validation and were quarantined; the rest were curated.") with { CuratedRun = curatedPrefix };
-                reportPath = await WriteReportAsync(report, includeRejected: true, cancellationToken).ConfigureAwait(false);
+                (reportPath, report) = await WriteReportAsync(report, includeRejected: true, cancellationToken).ConfigureAwait(false);
             }
 
             var profile = profiler.Build();
@@ -338,7 +359,7 @@ public static class IngestEngine
             ExtraColumnsDropped = _map?.ExtraColumns ?? [],
         };
 
-        private async Task<string> WriteReportAsync(QuarantineReport report, bool includeRejected, CancellationToken cancellationToken)
+        private async Task<(string Path, QuarantineReport Report)> WriteReportAsync(QuarantineReport report, bool includeRejected, CancellationToken cancellationToken)
         {
             if (includeRejected && _rejectedRows > 0)
             {
@@ -348,7 +369,7 @@ public static class IngestEngine
 
             var path = quarantinePrefix + "report.json";
             await output.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(report, RunManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
-            return path;
+            return (path, report);
         }
 
         private async Task<IngestOutcome> RejectAsync(string rule, string reason, CancellationToken cancellationToken)
@@ -363,8 +384,7 @@ public static class IngestEngine
             }
 
             await output.DeletePrefixAsync(curatedPrefix, cancellationToken).ConfigureAwait(false);
-            var report = Report(IngestState.Rejected, rule, reason);
-            var path = await WriteReportAsync(report, includeRejected: true, cancellationToken).ConfigureAwait(false);
+            var (path, report) = await WriteReportAsync(Report(IngestState.Rejected, rule, reason), includeRejected: true, cancellationToken).ConfigureAwait(false);
             return new IngestOutcome(IngestState.Rejected, runId, reason, null, report, null, path);
         }
 

@@ -1,0 +1,22 @@
+using FinServerless.Datasets.Contracts;
+using FinServerless.Native;
+
+namespace FinServerless.Datasets.Tests;
+
+/// <summary>Where test data lives: samples in the repository, licensed datasets in ../shared (CI only).</summary>
+internal static class DatasetFiles
+{
+    public static string TaiwanCsv => Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "UCI_Credit_Card.csv");
+
+    public static DatasetContract TaiwanContract => DatasetContract.Load(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"));
+
+    public static DatasetContract GmscContract => DatasetContract.Load(Path.Combine(RepositoryLayout.Root, "samples", "give-me-some-credit", "contract.json"));
+
+    /// <summary>Give Me Some Credit's training file, or null (with the reason) where ../shared is absent.</summary>
+    public static string? GmscTraining(out string reason)
+    {
+        var path = Path.GetFullPath(Path.Combine(RepositoryLayout.Root, "..", "shared", "datasets", "give_me_some_credit", "cs-training.csv"));
+        reason = $"needs {path} (Give Me Some Credit, not redistributable; present in CI)";
+        return File.Exists(path) ? path : null;
+    }
+}
