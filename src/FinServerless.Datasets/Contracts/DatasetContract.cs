@@ -23,7 +23,7 @@ public sealed record DatasetContract
     public required string Dataset { get; init; }
 
     /// <summary>How to read the file.</summary>
-    public FileOptions File { get; init; } = new();
+    public FileSettings File { get; init; } = new();
 
     /// <summary>When the whole file is rejected.</summary>
     public FileRules Rules { get; init; } = new();
@@ -85,7 +85,7 @@ public sealed record DatasetContract
 }
 
 /// <summary>How a file is read.</summary>
-public sealed record FileOptions
+public sealed record FileSettings
 {
     /// <summary>Field delimiter (one character).</summary>
     public string Delimiter { get; init; } = ",";

@@ -140,6 +140,25 @@ public sealed class CsvReader : IDisposable
             return ParseResult.Blank;
         }
 
+        // Fast path: a complete row without quotes splits on the delimiter with one scalar pass.
+        var lineEnd = span.IndexOf(Lf);
+        if (lineEnd >= 0 && span[..lineEnd].IndexOf(Quote) < 0)
+        {
+            var end = lineEnd > 0 && span[lineEnd - 1] == Cr ? lineEnd - 1 : lineEnd;
+            var fieldStart = 0;
+            for (var k = 0; k < end; k++)
+            {
+                if (span[k] == _delimiter)
+                {
+                    AddField(fieldCount++, _start + fieldStart, k - fieldStart, false);
+                    fieldStart = k + 1;
+                }
+            }
+
+            AddField(fieldCount++, _start + fieldStart, end - fieldStart, false);
+            return Finish(fieldCount, lineEnd + 1, 1, end);
+        }
+
         while (true)
         {
             if (pos >= span.Length)

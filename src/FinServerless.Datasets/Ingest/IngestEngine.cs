@@ -122,7 +122,7 @@ public static class IngestEngine
 
         private async Task<IngestOutcome> ProcessAsync(HashingReadStream input, CancellationToken cancellationToken)
         {
-            var decoded = InputDecoder.Open(input, contract.File.Compression, inputPath);
+            var decoded = new ReadAheadStream(InputDecoder.Open(input, contract.File.Compression, inputPath));
             using var reader = new CsvReader(decoded, (byte)contract.File.Delimiter[0], contract.File.MaxLineBytes, inputPath);
             if (contract.File.Header)
             {
@@ -267,18 +267,20 @@ public static class IngestEngine
             await _pendingPart.ConfigureAwait(false);
             var full = _part;
             var path = curatedPrefix + RunPaths.Part(_parts.Count);
-            var content = full.Written;
-            _parts.Add(new RunPart(path, _partRows, content.Length, Convert.ToHexStringLower(SHA256.HashData(content.Span))));
+            var index = _parts.Count;
+            _parts.Add(new RunPart(path, _partRows, full.Length, string.Empty));
             _partRows = 0;
-            _pendingPart = WriteAndRecycleAsync(full, path, cancellationToken);
+            _pendingPart = Task.Run(() => WriteAndRecycleAsync(full, index, path, cancellationToken), cancellationToken);
             if (!final)
             {
                 _part = NewPart(formatter);
             }
         }
 
-        private async Task WriteAndRecycleAsync(Utf8CsvWriter part, string path, CancellationToken cancellationToken)
+        private async Task WriteAndRecycleAsync(Utf8CsvWriter part, int index, string path, CancellationToken cancellationToken)
         {
+            // Hashing and writing the part overlap with parsing the next one.
+            _parts[index] = _parts[index] with { Sha256 = Convert.ToHexStringLower(SHA256.HashData(part.Written.Span)) };
             await output.WriteAsync(path, part.Written, "text/csv", createOnly: false, cancellationToken).ConfigureAwait(false);
             _spare = part;
         }

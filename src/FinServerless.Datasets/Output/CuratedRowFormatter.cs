@@ -46,6 +46,13 @@ public sealed class CuratedRowFormatter
 
             var plan = _processor.Plan(c);
             var spec = plan.Spec;
+            if (_processor.Canonical[c] && !_processor.Imputed[c] && (!plan.ChangesValues || state == CellState.Special))
+            {
+                // The cell already reads as its canonical value (digits, sign, point): copy it as is.
+                writer.SafeField(row[_processor.Position(c)]);
+                continue;
+            }
+
             switch (spec.Type)
             {
                 case ColumnType.Integer when !plan.ChangesValues || state == CellState.Special:

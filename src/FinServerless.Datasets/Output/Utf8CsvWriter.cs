@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Text;
 
@@ -7,34 +6,35 @@ namespace FinServerless.Datasets.Output;
 /// <summary>Writes CSV rows as UTF-8 into a growable buffer: RFC 4180 quoting, invariant numbers, LF line ends.</summary>
 public sealed class Utf8CsvWriter(int initialCapacity = 1 << 20)
 {
-    private readonly ArrayBufferWriter<byte> _buffer = new(initialCapacity);
+    private byte[] _buffer = new byte[Math.Max(initialCapacity, 256)];
+    private int _length;
     private bool _rowStarted;
 
     /// <summary>Bytes written so far.</summary>
-    public int Length => _buffer.WrittenCount;
+    public int Length => _length;
 
     /// <summary>The written bytes.</summary>
-    public ReadOnlyMemory<byte> Written => _buffer.WrittenMemory;
+    public ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
 
     /// <summary>Forgets what was written (keeps the memory).</summary>
     public void Clear()
     {
-        _buffer.ResetWrittenCount();
+        _length = 0;
         _rowStarted = false;
     }
 
     /// <summary>Writes a field given as UTF-8 bytes, quoting it when needed.</summary>
     public void Field(ReadOnlySpan<byte> value)
     {
-        Separator();
         if (value.IndexOfAny((byte)',', (byte)'"', (byte)'\n') < 0 && value.IndexOf((byte)'\r') < 0)
         {
-            value.CopyTo(_buffer.GetSpan(value.Length));
-            _buffer.Advance(value.Length);
+            SafeField(value);
             return;
         }
 
-        var span = _buffer.GetSpan((value.Length * 2) + 2);
+        Separator();
+        Ensure((value.Length * 2) + 2);
+        var span = _buffer.AsSpan(_length);
         var w = 0;
         span[w++] = (byte)'"';
         foreach (var b in value)
@@ -48,15 +48,25 @@ public sealed class Utf8CsvWriter(int initialCapacity = 1 << 20)
         }
 
         span[w++] = (byte)'"';
-        _buffer.Advance(w);
+        _length += w;
+    }
+
+    /// <summary>Writes bytes the caller knows need no quoting (numbers, for example).</summary>
+    public void SafeField(ReadOnlySpan<byte> value)
+    {
+        Ensure(value.Length + 1);
+        if (_rowStarted)
+        {
+            _buffer[_length++] = (byte)',';
+        }
+
+        _rowStarted = true;
+        value.CopyTo(_buffer.AsSpan(_length));
+        _length += value.Length;
     }
 
     /// <summary>Writes a text field.</summary>
-    public void Field(string value)
-    {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        Field(bytes);
-    }
+    public void Field(string value) => Field(Encoding.UTF8.GetBytes(value));
 
     /// <summary>Writes an empty field (a missing value).</summary>
     public void Empty() => Separator();
@@ -65,40 +75,48 @@ public sealed class Utf8CsvWriter(int initialCapacity = 1 << 20)
     public void Field(double value)
     {
         Separator();
-        var span = _buffer.GetSpan(32);
-        if (!value.TryFormat(span, out var written, default, CultureInfo.InvariantCulture))
+        Ensure(32);
+        if (!value.TryFormat(_buffer.AsSpan(_length), out var written, default, CultureInfo.InvariantCulture))
         {
             throw new InvalidOperationException($"Could not format {value}.");
         }
 
-        _buffer.Advance(written);
+        _length += written;
     }
 
     /// <summary>Writes an integer.</summary>
     public void Field(long value)
     {
         Separator();
-        var span = _buffer.GetSpan(24);
-        value.TryFormat(span, out var written, default, CultureInfo.InvariantCulture);
-        _buffer.Advance(written);
+        Ensure(24);
+        value.TryFormat(_buffer.AsSpan(_length), out var written, default, CultureInfo.InvariantCulture);
+        _length += written;
     }
 
     /// <summary>Ends the row.</summary>
     public void EndRow()
     {
-        _buffer.GetSpan(1)[0] = (byte)'\n';
-        _buffer.Advance(1);
+        Ensure(1);
+        _buffer[_length++] = (byte)'\n';
         _rowStarted = false;
     }
 
     private void Separator()
     {
+        Ensure(1);
         if (_rowStarted)
         {
-            _buffer.GetSpan(1)[0] = (byte)',';
-            _buffer.Advance(1);
+            _buffer[_length++] = (byte)',';
         }
 
         _rowStarted = true;
+    }
+
+    private void Ensure(int extra)
+    {
+        if (_length + extra > _buffer.Length)
+        {
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + extra));
+        }
     }
 }

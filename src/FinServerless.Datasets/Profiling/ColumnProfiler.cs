@@ -16,15 +16,16 @@ internal sealed class ColumnProfiler
     private readonly string _type;
     private readonly bool _categorical;
     private readonly double[] _sample = new double[SampleSize];
-    private readonly Random _random;
+    private ulong _random;
     private readonly Dictionary<string, long>? _categories;
     private readonly double[]? _referenceEdges;
     private readonly long[]? _referenceBinCounts;
     private long _count;
     private long _nulls;
     private long _specials;
-    private double _mean;
-    private double _m2;
+    private double _shift;
+    private double _sum;
+    private double _sumSquares;
     private double _min = double.PositiveInfinity;
     private double _max = double.NegativeInfinity;
 
@@ -33,7 +34,7 @@ internal sealed class ColumnProfiler
         _name = name;
         _type = type;
         _categorical = categorical;
-        _random = new Random(seed);
+        _random = (ulong)seed * 0x9E3779B97F4A7C15UL | 1;
         _categories = categorical ? new Dictionary<string, long>(StringComparer.Ordinal) : null;
         if (reference is not null && !categorical)
         {
@@ -51,10 +52,15 @@ internal sealed class ColumnProfiler
 
     public void Add(double value)
     {
-        _count++;
-        var delta = value - _mean;
-        _mean += delta / _count;
-        _m2 += delta * (value - _mean);
+        // Sums shifted by the first value keep the variance accurate without a division per value.
+        if (_count++ == 0)
+        {
+            _shift = value;
+        }
+
+        var d = value - _shift;
+        _sum += d;
+        _sumSquares += d * d;
         if (value < _min)
         {
             _min = value;
@@ -71,7 +77,11 @@ internal sealed class ColumnProfiler
         }
         else
         {
-            var j = _random.NextInt64(_count);
+            // Reservoir sampling with a cheap xorshift generator (fixed seed: reproducible profiles).
+            _random ^= _random << 13;
+            _random ^= _random >> 7;
+            _random ^= _random << 17;
+            var j = (long)(_random % (ulong)_count);
             if (j < SampleSize)
             {
                 _sample[j] = value;
@@ -144,8 +154,8 @@ internal sealed class ColumnProfiler
             Specials = _specials,
             Min = _min,
             Max = _max,
-            Mean = _mean,
-            Std = Math.Sqrt(_m2 / _count),
+            Mean = _shift + (_sum / _count),
+            Std = Math.Sqrt(Math.Max(0, (_sumSquares / _count) - ((_sum / _count) * (_sum / _count)))),
             Quantiles = quantiles,
             Histogram = new Histogram(edges, counts.Select(c => Math.Round((double)c / n, 6)).ToArray()),
         };

@@ -19,6 +19,11 @@ internal sealed class ColumnPlan
         _missingTokens = (spec.MissingTokens ?? defaultMissing).Select(Encoding.UTF8.GetBytes).ToArray();
         _sentinels = (spec.Sentinels ?? new Dictionary<string, SentinelMeaning>()).Select(s => (Encoding.UTF8.GetBytes(s.Key), s.Value)).ToArray();
         IsNumeric = spec.Type is ColumnType.Integer or ColumnType.Decimal or ColumnType.Float or ColumnType.Boolean;
+        Type = spec.Type;
+        Min = spec.Min ?? double.NegativeInfinity;
+        Max = spec.Max ?? double.PositiveInfinity;
+        MaxMissingTokenLength = _missingTokens.Length == 0 ? -1 : _missingTokens.Max(t => t.Length);
+        HasSentinels = _sentinels.Length > 0;
         DateFormat = spec.Format ?? "yyyy-MM-dd";
         if (spec.Allowed is { } allowed)
         {
@@ -68,9 +73,18 @@ internal sealed class ColumnPlan
             IsScaled = n.Scale != "none";
             EncodeOrdinal = n.Encode == "ordinal";
         }
+
+        ChangesValues = IsScaled || ClipLow > double.NegativeInfinity || ClipHigh < double.PositiveInfinity;
     }
 
     public ColumnSpec Spec { get; }
+
+    // Hot-path copies of the contract's settings (fields, not nullable properties).
+    public readonly ColumnType Type;
+    public readonly double Min;
+    public readonly double Max;
+    public readonly int MaxMissingTokenLength;
+    public readonly bool HasSentinels;
 
     public bool IsNumeric { get; }
 
@@ -91,10 +105,15 @@ internal sealed class ColumnPlan
 
     public bool EncodeOrdinal { get; }
 
-    public bool ChangesValues => IsScaled || ClipLow > double.NegativeInfinity || ClipHigh < double.PositiveInfinity;
+    public bool ChangesValues { get; private set; }
 
     public bool IsMissingToken(ReadOnlySpan<byte> cell)
     {
+        if (cell.Length > MaxMissingTokenLength)
+        {
+            return false;
+        }
+
         foreach (var token in _missingTokens)
         {
             if (cell.SequenceEqual(token))
@@ -108,6 +127,11 @@ internal sealed class ColumnPlan
 
     public SentinelMeaning? Sentinel(ReadOnlySpan<byte> cell)
     {
+        if (!HasSentinels)
+        {
+            return null;
+        }
+
         foreach (var (bytes, meaning) in _sentinels)
         {
             if (cell.SequenceEqual(bytes))

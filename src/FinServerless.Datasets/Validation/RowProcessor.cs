@@ -38,7 +38,14 @@ public sealed class RowProcessor
         Numbers = new double[_plans.Length];
         Integers = new long[_plans.Length];
         Imputed = new bool[_plans.Length];
+        Canonical = new bool[_plans.Length];
+        _decimalSeparator = (byte)contract.File.DecimalSeparator[0];
     }
+
+    private readonly byte _decimalSeparator;
+
+    /// <summary>Per contract column: whether the last row's cell text is already the canonical form of its value.</summary>
+    public bool[] Canonical { get; }
 
     /// <summary>Per contract column: whether the last row's value was imputed.</summary>
     public bool[] Imputed { get; }
@@ -99,8 +106,8 @@ public sealed class RowProcessor
 
     private void ProcessCell(int c, ColumnPlan plan, ReadOnlySpan<byte> cell)
     {
-        var col = plan.Spec;
         Imputed[c] = false;
+        Canonical[c] = false;
         if (plan.IsMissingToken(cell))
         {
             SetMissing(c, plan);
@@ -116,10 +123,10 @@ public sealed class RowProcessor
 
         States[c] = sentinel == SentinelMeaning.Special ? CellState.Special : CellState.Value;
         double value;
-        switch (col.Type)
+        switch (plan.Type)
         {
             case ColumnType.Integer:
-                if (!long.TryParse(cell, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+                if (!FastNumber.TryParseLong(cell, out var integer, out Canonical[c]))
                 {
                     Fail(c, Rules.Type, "not an integer");
                     return;
@@ -136,7 +143,7 @@ public sealed class RowProcessor
                 break;
             case ColumnType.Decimal:
             case ColumnType.Float:
-                if (!double.TryParse(cell, NumberStyles.Float, _numbers, out value) || !double.IsFinite(value))
+                if (!FastNumber.TryParseDouble(cell, _decimalSeparator, _numbers, out value, out Canonical[c]))
                 {
                     Fail(c, Rules.Type, "not a number");
                     return;
@@ -181,19 +188,22 @@ public sealed class RowProcessor
 
         if (States[c] == CellState.Value && plan.IsNumeric)
         {
-            if (col.Min is { } min && value < min)
+            if (value < plan.Min)
             {
-                Fail(c, Rules.Min, $"below the minimum {min.ToString(CultureInfo.InvariantCulture)}");
+                Fail(c, Rules.Min, $"below the minimum {plan.Min.ToString(CultureInfo.InvariantCulture)}");
                 return;
             }
 
-            if (col.Max is { } max && value > max)
+            if (value > plan.Max)
             {
-                Fail(c, Rules.Max, $"above the maximum {max.ToString(CultureInfo.InvariantCulture)}");
+                Fail(c, Rules.Max, $"above the maximum {plan.Max.ToString(CultureInfo.InvariantCulture)}");
                 return;
             }
 
-            value = plan.Normalize(value);
+            if (plan.ChangesValues)
+            {
+                value = plan.Normalize(value);
+            }
         }
 
         Numbers[c] = value;

@@ -1,0 +1,131 @@
+using System.Globalization;
+
+namespace FinServerless.Datasets.Validation;
+
+/// <summary>
+/// Number parsing for the hot path. Plain decimals ([-]digits[.digits], up to 15 significant digits) are
+/// parsed exactly with one integer accumulation and one division by a power of ten (both exact, so the
+/// result is correctly rounded); anything else falls back to the runtime's parser. It also says whether the
+/// text is already in canonical form (what <see cref="double.ToString()"/> would print), so writers can copy
+/// the bytes instead of formatting the number again.
+/// </summary>
+internal static class FastNumber
+{
+    private static readonly double[] PowersOf10 =
+    [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+
+    public static bool TryParseDouble(ReadOnlySpan<byte> text, byte decimalSeparator, NumberFormatInfo fallback, out double value, out bool canonical)
+    {
+        canonical = false;
+        var i = 0;
+        var negative = false;
+        if (text.Length > 0 && text[0] == (byte)'-')
+        {
+            negative = true;
+            i = 1;
+        }
+
+        ulong mantissa = 0;
+        var significant = 0;
+        var intStart = i;
+        while (i < text.Length && (uint)(text[i] - '0') <= 9)
+        {
+            mantissa = (mantissa * 10) + (uint)(text[i] - '0');
+            if (mantissa != 0)
+            {
+                significant++;
+            }
+
+            i++;
+        }
+
+        var intDigits = i - intStart;
+        var fracDigits = 0;
+        var fracLeadingZeros = 0;
+        var lastDigit = (byte)0;
+        if (i < text.Length && text[i] == decimalSeparator)
+        {
+            i++;
+            var fracStart = i;
+            while (i < text.Length && (uint)(text[i] - '0') <= 9)
+            {
+                mantissa = (mantissa * 10) + (uint)(text[i] - '0');
+                if (mantissa != 0)
+                {
+                    significant++;
+                }
+                else
+                {
+                    fracLeadingZeros++;
+                }
+
+                lastDigit = text[i];
+                i++;
+            }
+
+            fracDigits = i - fracStart;
+            if (fracDigits == 0)
+            {
+                return Fallback(text, fallback, out value);
+            }
+        }
+
+        if (i != text.Length || intDigits + fracDigits == 0 || significant > 15 || intDigits + fracDigits > 19)
+        {
+            return Fallback(text, fallback, out value);
+        }
+
+        value = fracDigits == 0 ? mantissa : mantissa / PowersOf10[fracDigits];
+        if (negative)
+        {
+            value = -value;
+        }
+
+        canonical =
+            (intDigits == 1 || text[intStart] != (byte)'0')
+            && intDigits is > 0 and <= 15
+            && (fracDigits == 0 || lastDigit != (byte)'0')
+            && !(negative && mantissa == 0)
+            && !(intDigits == 1 && text[intStart] == (byte)'0' && fracDigits > 0 && fracLeadingZeros > 3)
+            && decimalSeparator == (byte)'.';
+        return true;
+    }
+
+    public static bool TryParseLong(ReadOnlySpan<byte> text, out long value, out bool canonical)
+    {
+        canonical = false;
+        var i = 0;
+        var negative = false;
+        if (text.Length > 0 && text[0] == (byte)'-')
+        {
+            negative = true;
+            i = 1;
+        }
+
+        if (text.Length - i is 0 or > 18)
+        {
+            return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+        }
+
+        long v = 0;
+        for (var k = i; k < text.Length; k++)
+        {
+            var d = (uint)(text[k] - '0');
+            if (d > 9)
+            {
+                return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+            }
+
+            v = (v * 10) + d;
+        }
+
+        value = negative ? -v : v;
+        canonical = (text.Length - i == 1 || text[i] != (byte)'0') && !(negative && v == 0);
+        return true;
+    }
+
+    private static bool Fallback(ReadOnlySpan<byte> text, NumberFormatInfo format, out double value) =>
+        double.TryParse(text, NumberStyles.Float, format, out value) && double.IsFinite(value);
+}

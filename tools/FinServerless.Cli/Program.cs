@@ -1,0 +1,3 @@
+using FinServerless.Cli;
+
+return await Verbs.RunAsync(args);

@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FinServerless.Datasets.Contracts;
+using FinServerless.Datasets.Csv;
+using FinServerless.Datasets.Ingest;
+using FinServerless.Datasets.Profiling;
+using FinServerless.Storage;
+
+namespace FinServerless.Cli;
+
+/// <summary>The CLI's verbs. Exit codes: 0 done (curated or duplicate), 3 the file was rejected, 2 bad usage, 1 failure.</summary>
+internal static class Verbs
+{
+    private const string Usage = """
+        finserverless <verb> [options]
+
+          ingest --file PATH --contract PATH [--out DIR] [--run-id ID] [--reference PROFILE.json] [--json]
+              validate, normalize, profile and commit a local file into DIR (default ./finserverless-out),
+              in the same layout as the blob containers (curated/, quarantine/)
+          ingest --blob inbox-{partner}/{dataset}/{file} [--connection STRING] [--json]
+              ingest a blob exactly as the function app does (contract from contracts/{partner}/{dataset}.json);
+              the connection defaults to the AzureWebJobsStorage setting
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+
+        try
+        {
+            return args.FirstOrDefault() switch
+            {
+                "ingest" => await IngestAsync(new Options(args[1..]), cancel.Token),
+                null or "-h" or "--help" or "help" => Print(0, Usage),
+                var verb => Print(2, $"Unknown verb '{verb}'.\n\n{Usage}"),
+            };
+        }
+        catch (UsageException ex)
+        {
+            return Print(2, $"{ex.Message}\n\n{Usage}");
+        }
+        catch (Exception ex) when (ex is ContractException or CsvFormatException or IOException or Azure.RequestFailedException or InvalidOperationException or ArgumentException)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> IngestAsync(Options options, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var json = options.Flag("--json");
+        IngestOutcome outcome;
+        long inputBytes;
+        string where;
+        if (options.Get("--blob") is { } blobPath)
+        {
+            var connection = options.Get("--connection") ?? Environment.GetEnvironmentVariable("AzureWebJobsStorage")
+                ?? throw new UsageException("--blob needs --connection or the AzureWebJobsStorage setting.");
+            var service = StorageConnection.FromConnectionString(connection).CreateBlobServiceClient();
+            var slash = blobPath.IndexOf('/');
+            if (slash <= 0)
+            {
+                throw new UsageException($"--blob '{blobPath}' must be container/path, for example inbox-acme/loans/2026-11-22.csv.");
+            }
+
+            outcome = await new FinServerless.Datasets.Ingest.BlobIngestor(service).IngestAsync(blobPath[..slash], blobPath[(slash + 1)..], Progress(json), cancellationToken);
+            inputBytes = outcome.Manifest?.Input.Bytes ?? outcome.Report?.Input.Bytes ?? 0;
+            where = service.Uri.ToString();
+        }
+        else
+        {
+            var file = options.Get("--file") ?? throw new UsageException("ingest needs --file PATH or --blob PATH.");
+            var contractPath = options.Get("--contract") ?? throw new UsageException("ingest --file needs --contract PATH.");
+            if (!File.Exists(file))
+            {
+                throw new UsageException($"--file '{file}' does not exist.");
+            }
+
+            var contract = DatasetContract.Load(contractPath);
+            var output = new FolderRunOutput(options.Get("--out") ?? "finserverless-out");
+            var ingestOptions = Progress(json) with { ContractPath = contractPath };
+            if (options.Get("--reference") is { } referencePath)
+            {
+                var profile = JsonSerializer.Deserialize<DatasetProfile>(File.ReadAllBytes(referencePath), RunManifest.JsonOptions)
+                              ?? throw new UsageException($"--reference '{referencePath}' is not a profile.");
+                ingestOptions = ingestOptions with { Reference = (profile, referencePath) };
+            }
+
+            var runId = options.Get("--run-id") ?? IngestEngine.RunIdFor($"{Path.GetFullPath(file)}@{File.GetLastWriteTimeUtc(file):O}@{new FileInfo(file).Length}");
+            await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+            inputBytes = input.Length;
+            outcome = await IngestEngine.RunAsync(input, file, contract, runId, output, ingestOptions, cancellationToken);
+            where = output.Root;
+        }
+
+        var seconds = clock.Elapsed.TotalSeconds;
+        var rows = outcome.Manifest?.Rows ?? outcome.Report?.Rows;
+        var peak = PeakRssMiB();
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                state = outcome.State.ToString(),
+                runId = outcome.RunId,
+                message = outcome.Message,
+                rowsRead = rows?.Read,
+                rowsAccepted = rows?.Accepted,
+                rowsRejected = rows?.Rejected,
+                inputBytes,
+                seconds,
+                peakRssMiB = peak,
+                manifest = outcome.ManifestPath,
+                report = outcome.ReportPath,
+            }));
+        }
+        else
+        {
+            Console.WriteLine(outcome.Message);
+            Console.WriteLine($"  state     {outcome.State}");
+            Console.WriteLine($"  rows      {rows?.Read:N0} read, {rows?.Accepted:N0} curated, {rows?.Rejected:N0} quarantined");
+            if (outcome.ManifestPath is not null)
+            {
+                Console.WriteLine($"  manifest  {where}/{outcome.ManifestPath}");
+            }
+
+            if (outcome.ReportPath is not null)
+            {
+                Console.WriteLine($"  report    {where}/{outcome.ReportPath}");
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  took      {seconds:0.00} s ({inputBytes / 1e6 / seconds:0.0} MB/s), peak memory {peak:0} MiB"));
+        }
+
+        return outcome.State == IngestState.Rejected ? 3 : 0;
+    }
+
+    private static IngestOptions Progress(bool quiet) => new()
+    {
+        Progress = quiet ? null : rows => Console.Error.WriteLine($"  … {rows:N0} rows"),
+    };
+
+    private static double PeakRssMiB()
+    {
+        if (!File.Exists("/proc/self/status"))
+        {
+            return double.NaN;
+        }
+
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? double.NaN : double.Parse(line.Split(':', 2)[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024;
+    }
+
+    private static int Print(int code, string text)
+    {
+        (code == 0 ? Console.Out : Console.Error).WriteLine(text);
+        return code;
+    }
+
+    private sealed class UsageException(string message) : Exception(message);
+
+    private sealed class Options(string[] args)
+    {
+        public string? Get(string name)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        }
+
+        public bool Flag(string name) => args.Contains(name);
+    }
+}
