@@ -4,6 +4,7 @@ return args.FirstOrDefault() switch
 {
     "storage" => await StorageBenchmark.RunAsync(args[1..]),
     "storage-worker" => await StorageBenchmark.WorkerAsync(args[1..]),
+    "ingest" => await IngestBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -13,6 +14,7 @@ static int Usage()
         finserverless-bench <benchmark> [options]
 
           storage [--size-mib N] [--repeat N]   1 GiB upload/download: our .NET client vs @azure/storage-blob, same Azurite
+          ingest [--rows N] [--large-gib N]      5M-row validate+normalize: our ingest vs pandas; then a 2 GiB file for memory
         """);
     return 2;
 }
