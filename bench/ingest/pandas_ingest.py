@@ -45,6 +45,7 @@ with open(source, "rb") as f:
         sha.update(chunk)
 
 raw = pd.read_csv(source, dtype=str, keep_default_na=False, na_filter=False)
+raw.columns = ["" if c.startswith("Unnamed: 0") else c for c in raw.columns]  # the file's unnamed id column
 n = len(raw)
 failures = []          # (row index, column, rule, detail)
 clean = {}

@@ -11,7 +11,7 @@ internal sealed class ColumnPlan
     private readonly (byte[] Bytes, SentinelMeaning Meaning)[] _sentinels;
     private readonly Dictionary<string, int>? _categories;
     private readonly double _scaleOffset;
-    private readonly double _scaleFactor = 1;
+    private readonly double _scaleDivisor = 1;
 
     public ColumnPlan(ColumnSpec spec, IReadOnlyList<string> defaultMissing)
     {
@@ -62,12 +62,12 @@ internal sealed class ColumnPlan
             if (n.Scale == "standard")
             {
                 _scaleOffset = n.Reference!.Mean!.Value;
-                _scaleFactor = 1 / n.Reference.Std!.Value;
+                _scaleDivisor = n.Reference.Std!.Value;
             }
             else if (n.Scale == "minmax")
             {
                 _scaleOffset = n.Reference!.Min!.Value;
-                _scaleFactor = 1 / (n.Reference.Max!.Value - n.Reference.Min.Value);
+                _scaleDivisor = n.Reference.Max!.Value - n.Reference.Min.Value;
             }
 
             IsScaled = n.Scale != "none";
@@ -166,6 +166,6 @@ internal sealed class ColumnPlan
     {
         _ = alreadyImputed;
         value = Math.Clamp(value, ClipLow, ClipHigh);
-        return IsScaled ? (value - _scaleOffset) * _scaleFactor : value;
+        return IsScaled ? (value - _scaleOffset) / _scaleDivisor : value;
     }
 }
