@@ -7,7 +7,7 @@ namespace FinServerless.Datasets.Csv;
 /// CRLF or LF, a cap on row length. Fields are exposed as byte spans valid until the next <see cref="ReadRow"/>;
 /// memory is bounded by the longest row, whatever the file size.
 /// </summary>
-public sealed class CsvReader : IDisposable
+public sealed class CsvReader : ICsvRow, IDisposable
 {
     private const byte Quote = (byte)'"';
     private const byte Lf = (byte)'\n';

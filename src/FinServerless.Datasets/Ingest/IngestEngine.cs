@@ -80,6 +80,7 @@ public static class IngestEngine
         private Utf8CsvWriter? _spare;
         private long _partRows;
         private HeaderMap? _map;
+        private IReadOnlyList<string> _header = [];
         private string _sha256 = string.Empty;
         private long _bytes;
 
@@ -138,11 +139,9 @@ public static class IngestEngine
                 _map = HeaderMap.ByPosition(contract);
             }
 
-            var processor = new RowProcessor(contract, _map);
-            var formatter = new CuratedRowFormatter(processor);
-            var profiler = new DatasetProfiler(processor, options.Reference?.Profile);
-            var idColumns = Enumerable.Range(0, contract.Columns.Count).Where(i => contract.Columns[i].Role == ColumnRole.Id && processor.Position(i) >= 0).ToArray();
-            _part = NewPart(formatter);
+            var pipeline = new RowPipeline(contract, _map, options.Reference?.Profile, options.Workers);
+            _header = pipeline.Header;
+            _part = NewPart(pipeline);
             _rejected.Field("row");
             _rejected.Field("line");
             _rejected.Field("column");
@@ -151,32 +150,30 @@ public static class IngestEngine
             _rejected.Field("value");
             _rejected.EndRow();
 
-            while (reader.ReadRow())
+            var nextProgress = 1L << 20;
+            await pipeline.RunAsync(reader, async batch =>
             {
-                _read++;
-                if (processor.Process(reader))
-                {
-                    _accepted++;
-                    _partRows++;
-                    formatter.WriteRow(_part, reader);
-                    profiler.Add(reader);
-                    if (_part.Length >= options.PartBytes)
-                    {
-                        await FlushPartAsync(formatter, cancellationToken).ConfigureAwait(false);
-                    }
-                }
-                else
+                _read += batch.Count;
+                _accepted += batch.Accepted;
+                _partRows += batch.Accepted;
+                _part.AppendRows(batch.Curated.Written.Span);
+                foreach (var rejected in batch.Rejected)
                 {
                     _rejectedRows++;
-                    RecordRejection(reader, processor, idColumns);
+                    RecordRejection(rejected);
                 }
 
-                if ((_read & 0xFFFFF) == 0)
+                if (_part.Length >= options.PartBytes)
+                {
+                    await FlushPartAsync(pipeline, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (_read >= nextProgress)
                 {
                     options.Progress?.Invoke(_read);
-                    cancellationToken.ThrowIfCancellationRequested();
+                    nextProgress += 1L << 20;
                 }
-            }
+            }, cancellationToken).ConfigureAwait(false);
 
             if (_read < contract.Rules.MinRows)
             {
@@ -192,7 +189,7 @@ public static class IngestEngine
                     $"{inputPath}: {_rejectedRows:N0} of {_read:N0} rows ({share:P1}) failed validation, more than the contract allows ({contract.Rules.MaxRejectedShare:P1}). Most common rule: {top.Key} ({top.Value:N0}).{first}");
             }
 
-            await FlushPartAsync(formatter, cancellationToken, final: true).ConfigureAwait(false);
+            await FlushPartAsync(pipeline, cancellationToken, final: true).ConfigureAwait(false);
             await _pendingPart.ConfigureAwait(false);
             _sha256 = input.Finish();
             _bytes = input.BytesRead;
@@ -222,6 +219,7 @@ public static class IngestEngine
                 (reportPath, report) = await WriteReportAsync(report, includeRejected: true, cancellationToken).ConfigureAwait(false);
             }
 
+            var profiler = pipeline.MergedProfiler();
             var profile = profiler.Build();
             var drift = options.Reference is { } reference ? new DriftReport(reference.Source, profiler.DriftAgainstReference(profile)) : null;
             var manifest = new RunManifest
@@ -234,7 +232,7 @@ public static class IngestEngine
                 Contract = new ContractRef(contract.ContractVersion, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(contract.ToJson()))), options.ContractPath),
                 CodeVersion = options.CodeVersion,
                 Rows = new RowCounts(_read, _accepted, _rejectedRows),
-                Columns = formatter.Header,
+                Columns = _header,
                 Parts = _parts,
                 ExtraColumnsDropped = _map.ExtraColumns,
                 QuarantineReport = reportPath,
@@ -247,16 +245,16 @@ public static class IngestEngine
             return new IngestOutcome(IngestState.Curated, runId, message, manifest, report, manifestPath, reportPath);
         }
 
-        private Utf8CsvWriter NewPart(CuratedRowFormatter formatter)
+        private Utf8CsvWriter NewPart(RowPipeline pipeline)
         {
-            var writer = _spare ?? new Utf8CsvWriter(Math.Min(options.PartBytes + (1 << 20), 64 << 20));
+            var writer = _spare ?? new Utf8CsvWriter(Math.Min(options.PartBytes + (2 << 20), 66 << 20));
             _spare = null;
             writer.Clear();
-            formatter.WriteHeader(writer);
+            pipeline.WriteHeader(writer);
             return writer;
         }
 
-        private async Task FlushPartAsync(CuratedRowFormatter formatter, CancellationToken cancellationToken, bool final = false)
+        private async Task FlushPartAsync(RowPipeline pipeline, CancellationToken cancellationToken, bool final = false)
         {
             if (_partRows == 0 && (!final || _parts.Count > 0))
             {
@@ -273,7 +271,7 @@ public static class IngestEngine
             _pendingPart = Task.Run(() => WriteAndRecycleAsync(full, index, path, cancellationToken), cancellationToken);
             if (!final)
             {
-                _part = NewPart(formatter);
+                _part = NewPart(pipeline);
             }
         }
 
@@ -285,63 +283,35 @@ public static class IngestEngine
             _spare = part;
         }
 
-        private void RecordRejection(CsvReader row, RowProcessor processor, int[] idColumns)
+        private void RecordRejection(RejectedRow row)
         {
-            var failures = new List<string>(processor.Failures.Count);
-            foreach (var f in processor.Failures)
+            var failures = new List<string>(row.Failures.Count);
+            foreach (var f in row.Failures)
             {
-                var column = f.ColumnIndex >= 0 ? contract.Columns[f.ColumnIndex].Name : string.Empty;
                 _byRule[f.Rule] = _byRule.GetValueOrDefault(f.Rule) + 1;
-                if (column.Length > 0)
+                if (f.Column.Length > 0)
                 {
-                    _byColumn[column] = _byColumn.GetValueOrDefault(column) + 1;
+                    _byColumn[f.Column] = _byColumn.GetValueOrDefault(f.Column) + 1;
                 }
 
-                failures.Add(column.Length > 0 ? $"column '{column}': {f.Rule} ({f.Detail})" : $"{f.Rule} ({f.Detail})");
-                if (_rejectedLines < options.MaxRejectedCsvLines)
+                failures.Add(f.Column.Length > 0 ? $"column '{f.Column}': {f.Rule} ({f.Detail})" : $"{f.Rule} ({f.Detail})");
+                if (_rejectedLines++ < options.MaxRejectedCsvLines)
                 {
-                    _rejectedLines++;
-                    _rejected.Field(_read);
+                    _rejected.Field(row.Row);
                     _rejected.Field(row.Line);
-                    _rejected.Field(column);
+                    _rejected.Field(f.Column);
                     _rejected.Field(f.Rule);
                     _rejected.Field(f.Detail);
-                    _rejected.Field(f.ColumnIndex >= 0 ? CellForReport(row, processor, f.ColumnIndex) : string.Empty);
+                    _rejected.Field(f.Value);
                     _rejected.EndRow();
-                }
-                else
-                {
-                    _rejectedLines++;
                 }
             }
 
             if (_examples.Count < options.ReportExamples)
             {
-                var ids = new Dictionary<string, string>();
-                if (row.FieldCount == _map!.FieldCount)
-                {
-                    foreach (var c in idColumns)
-                    {
-                        ids[contract.Columns[c].EffectiveOutputName] = contract.Columns[c].Pii ? "[pii]" : Truncate(Encoding.UTF8.GetString(row[processor.Position(c)]));
-                    }
-                }
-
-                _examples.Add(new UnexpectedRow(_read, row.Line, ids, failures));
+                _examples.Add(new UnexpectedRow(row.Row, row.Line, row.Ids, failures));
             }
         }
-
-        private string CellForReport(CsvReader row, RowProcessor processor, int column)
-        {
-            if (contract.Columns[column].Pii)
-            {
-                return "[pii]";
-            }
-
-            var position = processor.Position(column);
-            return position < 0 ? string.Empty : SpreadsheetSafe.Neutralize(Truncate(Encoding.UTF8.GetString(row[position])));
-        }
-
-        private static string Truncate(string value) => value.Length <= 256 ? value : value[..256] + "…";
 
         private QuarantineReport Report(IngestState state, string? rule, string reason) => new()
         {

@@ -23,6 +23,9 @@ public sealed record IngestOptions
     /// <summary>Where the contract was read from (recorded in manifests).</summary>
     public string? ContractPath { get; init; }
 
+    /// <summary>Threads that validate and format rows (a separate thread reads). Default: the processor count, at most 4.</summary>
+    public int Workers { get; init; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
+
     /// <summary>Progress callback: rows read so far (about every million rows).</summary>
     public Action<long>? Progress { get; init; }
 }

@@ -33,7 +33,7 @@ public sealed class CuratedRowFormatter
     }
 
     /// <summary>Writes the processor's current (valid) row.</summary>
-    public void WriteRow(Utf8CsvWriter writer, CsvReader row)
+    public void WriteRow(Utf8CsvWriter writer, ICsvRow row)
     {
         foreach (var c in _columns)
         {

@@ -65,6 +65,14 @@ public sealed class Utf8CsvWriter(int initialCapacity = 1 << 20)
         _length += value.Length;
     }
 
+    /// <summary>Appends bytes that are already whole CSV rows (another writer's output).</summary>
+    public void AppendRows(ReadOnlySpan<byte> rows)
+    {
+        Ensure(rows.Length);
+        rows.CopyTo(_buffer.AsSpan(_length));
+        _length += rows.Length;
+    }
+
     /// <summary>Writes a text field.</summary>
     public void Field(string value) => Field(Encoding.UTF8.GetBytes(value));
 

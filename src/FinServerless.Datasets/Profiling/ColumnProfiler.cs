@@ -111,6 +111,74 @@ internal sealed class ColumnProfiler
         }
     }
 
+    /// <summary>Folds another profiler of the same column (another worker's share of the rows) into this one.</summary>
+    public void Merge(ColumnProfiler other)
+    {
+        _nulls += other._nulls;
+        _specials += other._specials;
+        if (_categories is not null)
+        {
+            foreach (var (key, seen) in other._categories!)
+            {
+                _categories[key] = _categories.GetValueOrDefault(key) + seen;
+            }
+
+            _count += other._count;
+            return;
+        }
+
+        if (_referenceBinCounts is not null)
+        {
+            for (var i = 0; i < _referenceBinCounts.Length; i++)
+            {
+                _referenceBinCounts[i] += other._referenceBinCounts![i];
+            }
+        }
+
+        if (other._count == 0)
+        {
+            return;
+        }
+
+        if (_count == 0)
+        {
+            (_shift, _sum, _sumSquares, _min, _max, _count) = (other._shift, other._sum, other._sumSquares, other._min, other._max, other._count);
+            Array.Copy(other._sample, _sample, Math.Min(other._count, SampleSize));
+            return;
+        }
+
+        // Pool means and squared deviations (Chan et al.), then keep them as sums shifted by the mean.
+        double n1 = _count, n2 = other._count, n = n1 + n2;
+        var mean1 = _shift + (_sum / n1);
+        var mean2 = other._shift + (other._sum / n2);
+        var m2a = _sumSquares - (_sum * _sum / n1);
+        var m2b = other._sumSquares - (other._sum * other._sum / n2);
+        var delta = mean2 - mean1;
+        var mean = mean1 + (delta * n2 / n);
+        var m2 = m2a + m2b + (delta * delta * n1 * n2 / n);
+
+        // Merge the reservoirs: each slot comes from either side in proportion to the rows it saw.
+        var a = _sample[..(int)Math.Min(_count, SampleSize)];
+        var b = other._sample[..(int)Math.Min(other._count, SampleSize)];
+        var take = (int)Math.Min(SampleSize, a.Length + b.Length);
+        int ia = 0, ib = 0;
+        for (var k = 0; k < take; k++)
+        {
+            _random ^= _random << 13;
+            _random ^= _random >> 7;
+            _random ^= _random << 17;
+            var fromA = ib >= b.Length || (ia < a.Length && (_random % (ulong)n) < (ulong)n1);
+            _sample[k] = fromA ? a[ia++] : b[ib++];
+        }
+
+        _count += other._count;
+        _shift = mean;
+        _sum = 0;
+        _sumSquares = m2;
+        _min = Math.Min(_min, other._min);
+        _max = Math.Max(_max, other._max);
+    }
+
     public static int BinOf(double[] edges, double value)
     {
         var i = Array.BinarySearch(edges, value);

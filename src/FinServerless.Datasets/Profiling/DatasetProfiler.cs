@@ -32,7 +32,7 @@ public sealed class DatasetProfiler
     }
 
     /// <summary>Adds the processor's current (accepted) row.</summary>
-    public void Add(CsvReader row)
+    public void Add(ICsvRow row)
     {
         _rows++;
         foreach (var (c, profiler, categorical) in _columns)
@@ -59,6 +59,16 @@ public sealed class DatasetProfiler
 
                     break;
             }
+        }
+    }
+
+    /// <summary>Folds another profiler of the same contract (another worker's rows) into this one.</summary>
+    public void Merge(DatasetProfiler other)
+    {
+        _rows += other._rows;
+        for (var i = 0; i < _columns.Length; i++)
+        {
+            _columns[i].Profiler.Merge(other._columns[i].Profiler);
         }
     }
 

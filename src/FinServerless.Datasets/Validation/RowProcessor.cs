@@ -65,6 +65,9 @@ public sealed class RowProcessor
     /// <summary>Per contract column: exact integer value for integer columns.</summary>
     public long[] Integers { get; }
 
+    /// <summary>Fields every row must have.</summary>
+    public int ExpectedFieldCount => _map.FieldCount;
+
     /// <summary>Field index in the file of contract column <paramref name="column"/> (-1 when absent).</summary>
     public int Position(int column) => _map.Positions[column];
 
@@ -72,7 +75,7 @@ public sealed class RowProcessor
     internal ColumnPlan Plan(int column) => _plans[column];
 
     /// <summary>Validates and normalizes the reader's current row; true when it has no failures.</summary>
-    public bool Process(CsvReader row)
+    public bool Process(ICsvRow row)
     {
         _failures.Clear();
         if (row.FieldCount != _map.FieldCount)
