@@ -24,7 +24,7 @@ internal static class IngestBenchmark
 
         var rows = Option(args, "--rows", 5_000_000);
         var largeGiB = Option(args, "--large-gib", 2);
-        var repeat = Option(args, "--repeat", 2);
+        var repeat = Option(args, "--repeat", 3);
         var cli = Path.Combine(root, "tools", "FinServerless.Cli", "bin", "Release", "net10.0", "finserverless.dll");
         var contract = Path.Combine(root, "samples", "give-me-some-credit", "contract.json");
         var work = Directory.CreateTempSubdirectory("finserverless-ingest-bench-");
@@ -88,6 +88,8 @@ internal static class IngestBenchmark
         }
 
         writer.Flush();
+        // Let the generated file reach the disk first, so write-back does not compete with the timed runs.
+        ((FileStream)writer.BaseStream).Flush(flushToDisk: true);
         return writer.BaseStream.Length;
     }
 

@@ -15,7 +15,7 @@ internal static class Verbs
     private const string Usage = """
         finserverless <verb> [options]
 
-          ingest --file PATH --contract PATH [--out DIR] [--run-id ID] [--reference PROFILE.json] [--json]
+          ingest --file PATH --contract PATH [--out DIR] [--run-id ID] [--reference PROFILE.json] [--workers N] [--json]
               validate, normalize, profile and commit a local file into DIR (default ./finserverless-out),
               in the same layout as the blob containers (curated/, quarantine/)
           ingest --blob inbox-{partner}/{dataset}/{file} [--connection STRING] [--json]
@@ -86,6 +86,10 @@ internal static class Verbs
             var contract = DatasetContract.Load(contractPath);
             var output = new FolderRunOutput(options.Get("--out") ?? "finserverless-out");
             var ingestOptions = Progress(json) with { ContractPath = contractPath };
+            if (options.Get("--workers") is { } workers)
+            {
+                ingestOptions = ingestOptions with { Workers = int.Parse(workers, CultureInfo.InvariantCulture) };
+            }
             if (options.Get("--reference") is { } referencePath)
             {
                 var profile = JsonSerializer.Deserialize<DatasetProfile>(File.ReadAllBytes(referencePath), RunManifest.JsonOptions)
