@@ -233,6 +233,8 @@ public static class IngestEngine
                 CodeVersion = options.CodeVersion,
                 Rows = new RowCounts(_read, _accepted, _rejectedRows),
                 Columns = _header,
+                IdColumns = contract.Columns.Where(c => c.Role == ColumnRole.Id).Select(c => c.EffectiveOutputName).ToList(),
+                TargetColumn = contract.Columns.FirstOrDefault(c => c.Role == ColumnRole.Target)?.EffectiveOutputName,
                 Parts = _parts,
                 ExtraColumnsDropped = _map.ExtraColumns,
                 QuarantineReport = reportPath,

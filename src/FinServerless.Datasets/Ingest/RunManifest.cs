@@ -52,6 +52,12 @@ public sealed record RunManifest
     /// <summary>Output columns, in order.</summary>
     public required IReadOnlyList<string> Columns { get; init; }
 
+    /// <summary>Output columns with role id (carried into scores).</summary>
+    public IReadOnlyList<string> IdColumns { get; init; } = [];
+
+    /// <summary>Output column with role target, if any.</summary>
+    public string? TargetColumn { get; init; }
+
     /// <summary>Parts, in order.</summary>
     public required IReadOnlyList<RunPart> Parts { get; init; }
 

@@ -73,6 +73,12 @@ public sealed class Utf8CsvWriter(int initialCapacity = 1 << 20)
         _length += rows.Length;
     }
 
+    /// <summary>Marks the current row as started (after <see cref="AppendRows"/> of a partial row), so the next field gets a separator.</summary>
+    public void ContinueRow() => _rowStarted = true;
+
+    /// <summary>Ends a row's fields without writing a newline (for buffers of id fields kept per row).</summary>
+    public void StartNewRowWithoutNewline() => _rowStarted = false;
+
     /// <summary>Writes a text field.</summary>
     public void Field(string value) => Field(Encoding.UTF8.GetBytes(value));
 
@@ -89,6 +95,15 @@ public sealed class Utf8CsvWriter(int initialCapacity = 1 << 20)
             throw new InvalidOperationException($"Could not format {value}.");
         }
 
+        _length += written;
+    }
+
+    /// <summary>Writes a float in its shortest round-trip invariant form.</summary>
+    public void Field(float value)
+    {
+        Separator();
+        Ensure(24);
+        value.TryFormat(_buffer.AsSpan(_length), out var written, default, CultureInfo.InvariantCulture);
         _length += written;
     }
 

@@ -9,13 +9,14 @@ namespace FinServerless.Datasets.Validation;
 /// text is already in canonical form (what <see cref="double.ToString()"/> would print), so writers can copy
 /// the bytes instead of formatting the number again.
 /// </summary>
-internal static class FastNumber
+public static class FastNumber
 {
     private static readonly double[] PowersOf10 =
     [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
 
+    /// <summary>Parses a number; <paramref name="canonical"/> says whether the text is already its canonical form.</summary>
     public static bool TryParseDouble(ReadOnlySpan<byte> text, byte decimalSeparator, NumberFormatInfo fallback, out double value, out bool canonical)
     {
         canonical = false;
@@ -93,6 +94,7 @@ internal static class FastNumber
         return true;
     }
 
+    /// <summary>Parses an integer; <paramref name="canonical"/> says whether the text is already its canonical form.</summary>
     public static bool TryParseLong(ReadOnlySpan<byte> text, out long value, out bool canonical)
     {
         canonical = false;
@@ -125,6 +127,10 @@ internal static class FastNumber
         canonical = (text.Length - i == 1 || text[i] != (byte)'0') && !(negative && v == 0);
         return true;
     }
+
+    /// <summary>Parses an invariant number ('.' separator).</summary>
+    public static bool TryParseDouble(ReadOnlySpan<byte> text, out double value) =>
+        TryParseDouble(text, (byte)'.', NumberFormatInfo.InvariantInfo, out value, out _);
 
     private static bool Fallback(ReadOnlySpan<byte> text, NumberFormatInfo format, out double value) =>
         double.TryParse(text, NumberStyles.Float, format, out value) && double.IsFinite(value);

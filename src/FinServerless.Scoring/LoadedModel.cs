@@ -1,0 +1,65 @@
+using System.Security.Cryptography;
+using FinServerless.Onnx.Runtime;
+
+namespace FinServerless.Scoring;
+
+/// <summary>A model version ready to score: its manifest and an ONNX Runtime session, integrity checked.</summary>
+public sealed class LoadedModel : IDisposable
+{
+    private LoadedModel(ModelManifest manifest, InferenceSession session, int probabilityOutput)
+    {
+        Manifest = manifest;
+        Session = session;
+        ProbabilityOutputIndex = probabilityOutput;
+    }
+
+    /// <summary>The manifest.</summary>
+    public ModelManifest Manifest { get; }
+
+    /// <summary>The session (safe for concurrent runs).</summary>
+    public InferenceSession Session { get; }
+
+    /// <summary>Index of the probability output among the session's outputs.</summary>
+    public int ProbabilityOutputIndex { get; }
+
+    /// <summary>
+    /// Checks the ONNX bytes against the manifest's SHA-256, loads them, and checks that the model's input
+    /// takes as many features as the manifest lists.
+    /// </summary>
+    public static LoadedModel Load(ModelManifest manifest, ReadOnlyMemory<byte> onnx, string source, SessionOptions? options = null)
+    {
+        var actual = Convert.ToHexStringLower(SHA256.HashData(onnx.Span));
+        if (!string.Equals(actual, manifest.Onnx.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ModelException(
+                $"Model {manifest.Id}: {source} has SHA-256 {actual} but its manifest says {manifest.Onnx.Sha256}. The file was changed or corrupted after registration; it will not be loaded.");
+        }
+
+        var session = InferenceSession.Load(onnx, options);
+        try
+        {
+            var input = session.Inputs.FirstOrDefault(i => i.Name == manifest.Onnx.Input)
+                ?? throw new ModelException($"Model {manifest.Id}: the ONNX model has no input '{manifest.Onnx.Input}'; its inputs are {string.Join(", ", session.Inputs)}.");
+            if (input.ElementType != TensorElementType.Float || input.Shape.Count != 2 || (input.Shape[1] > 0 && input.Shape[1] != manifest.Features.Count))
+            {
+                throw new ModelException($"Model {manifest.Id}: the ONNX input is {input} but the manifest lists {manifest.Features.Count} float features; expected float[N,{manifest.Features.Count}].");
+            }
+
+            var output = Enumerable.Range(0, session.Outputs.Count).FirstOrDefault(i => session.Outputs[i].Name == manifest.Onnx.ProbabilityOutput, -1);
+            if (output < 0)
+            {
+                throw new ModelException($"Model {manifest.Id}: the ONNX model has no output '{manifest.Onnx.ProbabilityOutput}'; its outputs are {string.Join(", ", session.Outputs)}.");
+            }
+
+            return new LoadedModel(manifest, session, output);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Session.Dispose();
+}

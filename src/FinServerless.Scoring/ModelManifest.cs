@@ -1,0 +1,95 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace FinServerless.Scoring;
+
+/// <summary>One model input: the curated column it reads, and what a missing value becomes.</summary>
+public sealed record FeatureSpec(string Name)
+{
+    /// <summary>Value used when the column is empty (null: NaN, which tree models route as missing).</summary>
+    public double? Impute { get; init; }
+}
+
+/// <summary>Where the ONNX file is and how to read its probability.</summary>
+public sealed record OnnxArtifact
+{
+    /// <summary>File name next to the manifest.</summary>
+    public string Path { get; init; } = "model.onnx";
+
+    /// <summary>SHA-256 of the ONNX file; checked before loading.</summary>
+    public required string Sha256 { get; init; }
+
+    /// <summary>The model's input (float [N, features]).</summary>
+    public string Input { get; init; } = "features";
+
+    /// <summary>The output holding the probability of default.</summary>
+    public required string ProbabilityOutput { get; init; }
+
+    /// <summary>Column of <see cref="ProbabilityOutput"/> holding the positive class (1 for [N, 2], 0 for [N, 1]).</summary>
+    public int ProbabilityColumn { get; init; } = 1;
+}
+
+/// <summary>
+/// What a model version is: <c>models/{model}/{version}/manifest.json</c> beside <c>model.onnx</c>. Features
+/// (names and order), what scoring applies to them, the ONNX file's fingerprint, metrics and lineage.
+/// </summary>
+public sealed record ModelManifest
+{
+    /// <summary>Model name (for example "gmsc-xgboost").</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Version (for example "2026.11.22-1").</summary>
+    public required string Version { get; init; }
+
+    /// <summary>Trainer that produced it (xgboost, mlp, scorecard, logistic).</summary>
+    public string? Trainer { get; init; }
+
+    /// <summary>When it was produced.</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Inputs, in the model's order.</summary>
+    public required IReadOnlyList<FeatureSpec> Features { get; init; }
+
+    /// <summary>The ONNX artifact.</summary>
+    public required OnnxArtifact Onnx { get; init; }
+
+    /// <summary>Evaluation metrics (auc, ks, gini, ...).</summary>
+    public IReadOnlyDictionary<string, double>? Metrics { get; init; }
+
+    /// <summary>Where the training data came from (manifest path, SHA-256, ...).</summary>
+    public IReadOnlyDictionary<string, string>? Lineage { get; init; }
+
+    /// <summary>"name@version".</summary>
+    [JsonIgnore]
+    public string Id => $"{Name}@{Version}";
+
+    /// <summary>JSON settings for model manifests.</summary>
+    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Parses a manifest, naming it in errors.</summary>
+    public static ModelManifest Parse(ReadOnlySpan<byte> json, string source)
+    {
+        try
+        {
+            var manifest = JsonSerializer.Deserialize<ModelManifest>(json, JsonOptions)
+                ?? throw new ModelException($"Model manifest '{source}' is empty.");
+            if (manifest.Features.Count == 0)
+            {
+                throw new ModelException($"Model manifest '{source}' lists no features.");
+            }
+
+            return manifest;
+        }
+        catch (JsonException ex)
+        {
+            throw new ModelException($"Model manifest '{source}' is not valid: {ex.Message}", ex);
+        }
+    }
+}
+
+/// <summary>A model that cannot be used: missing, tampered with, or not matching the data.</summary>
+public sealed class ModelException(string message, Exception? inner = null) : Exception(message, inner);

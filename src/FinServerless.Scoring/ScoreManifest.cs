@@ -1,0 +1,81 @@
+namespace FinServerless.Scoring;
+
+/// <summary>The model a score run used.</summary>
+public sealed record ModelRef(string Name, string Version, string Sha256, string? Trainer);
+
+/// <summary>The curated run a score run read.</summary>
+public sealed record ScoreInput(string CuratedManifest, string CuratedManifestSha256, string CuratedRunId, IReadOnlyList<Datasets.Ingest.RunPart> Parts);
+
+/// <summary>Where the time went.</summary>
+public sealed record ScoreTimings(double TotalSeconds, double OrtRunSeconds, double ReadAndPrepareSeconds, double WriteSeconds);
+
+/// <summary>
+/// The commit record of a score run: <c>scores/{partner}/{dataset}/{runId}/{model}@{version}/_manifest.json</c>,
+/// written last and create-only. Inputs with SHA-256, the model's SHA-256, row and band counts, timings.
+/// </summary>
+public sealed record ScoreManifest
+{
+    /// <summary>Always "score-run".</summary>
+    public string Kind { get; init; } = "score-run";
+
+    /// <summary>Manifest format version.</summary>
+    public int SchemaVersion { get; init; } = 1;
+
+    /// <summary>Partner.</summary>
+    public required string Partner { get; init; }
+
+    /// <summary>Dataset.</summary>
+    public required string Dataset { get; init; }
+
+    /// <summary>The curated run id (a score run is keyed by input run and model version).</summary>
+    public required string RunId { get; init; }
+
+    /// <summary>When the run was committed.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The model.</summary>
+    public required ModelRef Model { get; init; }
+
+    /// <summary>The input.</summary>
+    public required ScoreInput Input { get; init; }
+
+    /// <summary>Rows scored.</summary>
+    public required long Rows { get; init; }
+
+    /// <summary>Rows per risk band.</summary>
+    public required IReadOnlyDictionary<string, long> Bands { get; init; }
+
+    /// <summary>The band cut-offs used.</summary>
+    public required string BandCutoffs { get; init; }
+
+    /// <summary>Output columns.</summary>
+    public required IReadOnlyList<string> Columns { get; init; }
+
+    /// <summary>Output parts, in input order.</summary>
+    public required IReadOnlyList<Datasets.Ingest.RunPart> Parts { get; init; }
+
+    /// <summary>Timings.</summary>
+    public required ScoreTimings Timings { get; init; }
+
+    /// <summary>Code version.</summary>
+    public required string CodeVersion { get; init; }
+}
+
+/// <summary>How to score.</summary>
+public sealed record ScoreOptions
+{
+    /// <summary>Rows per ORT Run.</summary>
+    public int BatchRows { get; init; } = 16_384;
+
+    /// <summary>Partitions scored at once (memory grows with this, not with the file).</summary>
+    public int Partitions { get; init; } = 2;
+
+    /// <summary>Risk bands.</summary>
+    public RiskBands Bands { get; init; } = RiskBands.Default;
+
+    /// <summary>Code version recorded in manifests.</summary>
+    public string CodeVersion { get; init; } = typeof(ScoreOptions).Assembly.GetName().Version?.ToString() ?? "0";
+}
+
+/// <summary>The result of a score run.</summary>
+public sealed record ScoreOutcome(ScoreManifest Manifest, string ManifestPath, bool AlreadyDone);
