@@ -4,11 +4,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/eng/setup.sh"
 cd "$ROOT"
-if [ "${1:-}" = "ingest" ] && ! /usr/bin/python3 -c "import pandas" 2>/dev/null; then
-  echo "==> installing Debian's python3-pandas for the pandas side of the benchmark"
+# The Python baselines use Debian's packages (the system python3, not a pyenv or venv one).
+need_py=""
+case "${1:-}" in
+  ingest) /usr/bin/python3 -c "import pandas" 2>/dev/null || need_py="python3-pandas" ;;
+  score) /usr/bin/python3 -c "import pandas, xgboost" 2>/dev/null || need_py="python3-pandas python3-xgboost" ;;
+esac
+if [ -n "$need_py" ]; then
+  echo "==> installing Debian's $need_py for the Python side of the benchmark"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pandas >/dev/null \
-    || { echo "could not install python3-pandas; run: $SUDO apt-get install python3-pandas" >&2; exit 1; }
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need_py >/dev/null \
+    || { echo "could not install $need_py; run: $SUDO apt-get install $need_py" >&2; exit 1; }
 fi
 dotnet build bench/FinServerless.Benchmarks -c Release --nologo -v quiet -clp:NoSummary
 dotnet build tools/FinServerless.Cli -c Release --nologo -v quiet -clp:NoSummary

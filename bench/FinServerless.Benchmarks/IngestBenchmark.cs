@@ -74,7 +74,7 @@ internal static class IngestBenchmark
         }
     }
 
-    private static long WriteRepeated(string source, string target, int rows)
+    internal static long WriteRepeated(string source, string target, int rows)
     {
         var lines = File.ReadAllLines(source);
         var data = lines.Skip(1).Where(l => l.Length > 0).Select(l => l[(l.IndexOf(',') + 1)..]).ToArray();

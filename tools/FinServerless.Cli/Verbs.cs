@@ -21,6 +21,10 @@ internal static class Verbs
           ingest --blob inbox-{partner}/{dataset}/{file} [--connection STRING] [--json]
               ingest a blob exactly as the function app does (contract from contracts/{partner}/{dataset}.json);
               the connection defaults to the AzureWebJobsStorage setting
+          score --root DIR --run RUN_MANIFEST --model NAME@VERSION|NAME@champion [--batch N] [--partitions N] [--json]
+              score a curated run in DIR (the layout ingest writes) with a registered model (DIR/models/...)
+          score --root DIR --file PATH --contract PATH --model NAME@VERSION [--json]
+              ingest a raw file into DIR first, then score the curated run
         """;
 
     public static async Task<int> RunAsync(string[] args)
@@ -37,6 +41,7 @@ internal static class Verbs
             return args.FirstOrDefault() switch
             {
                 "ingest" => await IngestAsync(new Options(args[1..]), cancel.Token),
+                "score" => await ScoreAsync(new Options(args[1..]), cancel.Token),
                 null or "-h" or "--help" or "help" => Print(0, Usage),
                 var verb => Print(2, $"Unknown verb '{verb}'.\n\n{Usage}"),
             };
@@ -45,7 +50,7 @@ internal static class Verbs
         {
             return Print(2, $"{ex.Message}\n\n{Usage}");
         }
-        catch (Exception ex) when (ex is ContractException or CsvFormatException or IOException or Azure.RequestFailedException or InvalidOperationException or ArgumentException)
+        catch (Exception ex) when (ex is ContractException or CsvFormatException or FinServerless.Scoring.ModelException or FinServerless.Native.NativeLibraryNotFoundException or FinServerless.Onnx.Runtime.OnnxRuntimeException or IOException or Azure.RequestFailedException or InvalidOperationException or ArgumentException)
         {
             Console.Error.WriteLine($"error: {ex.Message}");
             return 1;
@@ -143,6 +148,84 @@ internal static class Verbs
         }
 
         return outcome.State == IngestState.Rejected ? 3 : 0;
+    }
+
+    private static async Task<int> ScoreAsync(Options options, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var json = options.Flag("--json");
+        var root = options.Get("--root") ?? throw new UsageException("score needs --root DIR (where curated runs and models are).");
+        var reference = options.Get("--model") ?? throw new UsageException("score needs --model NAME@VERSION or NAME@champion.");
+        var store = new FolderRunOutput(root);
+        string runPath;
+        double ingestSeconds = 0;
+        if (options.Get("--file") is { } file)
+        {
+            var contractPath = options.Get("--contract") ?? throw new UsageException("score --file needs --contract PATH.");
+            await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+            var ingest = await IngestEngine.RunAsync(input, file, DatasetContract.Load(contractPath), IngestEngine.RunIdFor($"{Path.GetFullPath(file)}@{new FileInfo(file).Length}"), store, new IngestOptions { ContractPath = contractPath }, cancellationToken);
+            if (ingest.State == IngestState.Rejected)
+            {
+                Console.Error.WriteLine(ingest.Message);
+                return 3;
+            }
+
+            runPath = ingest.ManifestPath ?? RunPaths.CuratedRun(ingest.Report!.Partner, ingest.Report.Dataset, ingest.Report.CuratedRun!.TrimEnd('/').Split('/')[^1]) + "_manifest.json";
+            ingestSeconds = clock.Elapsed.TotalSeconds;
+        }
+        else
+        {
+            runPath = options.Get("--run") ?? throw new UsageException("score needs --run RUN_MANIFEST (relative to --root) or --file.");
+        }
+
+        var runBytes = await store.ReadAsync(runPath, cancellationToken) ?? throw new UsageException($"--run '{runPath}' does not exist under {store.Root}.");
+        var run = JsonSerializer.Deserialize<RunManifest>(runBytes, RunManifest.JsonOptions)!;
+        var scoreOptions = new FinServerless.Scoring.ScoreOptions();
+        if (options.Get("--batch") is { } batch)
+        {
+            scoreOptions = scoreOptions with { BatchRows = int.Parse(batch, CultureInfo.InvariantCulture) };
+        }
+
+        if (options.Get("--partitions") is { } partitions)
+        {
+            scoreOptions = scoreOptions with { Partitions = int.Parse(partitions, CultureInfo.InvariantCulture) };
+        }
+
+        if (Environment.GetEnvironmentVariable("FINSERVERLESS_RISK_BANDS") is { Length: > 0 } bands)
+        {
+            scoreOptions = scoreOptions with { Bands = FinServerless.Scoring.RiskBands.Parse(bands) };
+        }
+
+        using var model = await new FinServerless.Scoring.ModelStore(store).LoadAsync(reference, cancellationToken: cancellationToken);
+        var scoreClock = Stopwatch.StartNew();
+        var outcome = await FinServerless.Scoring.BatchScorer.ScoreRunAsync(run, runPath, store, model, scoreOptions, cancellationToken);
+        var scoreSeconds = scoreClock.Elapsed.TotalSeconds;
+        var m = outcome.Manifest;
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                rows = m.Rows,
+                model = model.Manifest.Id,
+                alreadyDone = outcome.AlreadyDone,
+                ingestSeconds,
+                scoreSeconds,
+                ortRunSeconds = m.Timings.OrtRunSeconds,
+                totalSeconds = clock.Elapsed.TotalSeconds,
+                peakRssMiB = PeakRssMiB(),
+                bands = m.Bands,
+                manifest = outcome.ManifestPath,
+            }));
+        }
+        else
+        {
+            Console.WriteLine($"{(outcome.AlreadyDone ? "already scored" : "scored")} {m.Rows:N0} rows of run {m.RunId} with {model.Manifest.Id}");
+            Console.WriteLine($"  bands     {string.Join(", ", m.Bands.Select(b => $"{b.Key} {b.Value:N0}"))}");
+            Console.WriteLine($"  manifest  {store.Describe(outcome.ManifestPath)}");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  took      {scoreSeconds:0.00} s to score ({m.Rows / scoreSeconds:N0} rows/s; ORT Run {m.Timings.OrtRunSeconds:0.00} s summed over partitions), peak memory {PeakRssMiB():0} MiB"));
+        }
+
+        return 0;
     }
 
     private static IngestOptions Progress(bool quiet) => new()
