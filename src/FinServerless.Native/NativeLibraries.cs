@@ -16,6 +16,9 @@ public static class NativeLibraries
     public static nint Load(NativeEngine engine, Func<string, string?>? settings = null) =>
         Loaded.GetOrAdd(engine, e => LoadCore(e, settings ?? Environment.GetEnvironmentVariable));
 
+    /// <summary>Finds and loads the engine without the per-process cache (to check a setting, for example).</summary>
+    public static nint LoadUncached(NativeEngine engine, Func<string, string?> settings) => LoadCore(engine, settings);
+
     /// <summary>The candidate paths probed for an engine, in order (for diagnostics and tests).</summary>
     public static IReadOnlyList<string> Candidates(NativeEngine engine, Func<string, string?>? settings = null)
     {

@@ -67,8 +67,8 @@ public sealed record ScoreOptions
     /// <summary>Rows per ORT Run.</summary>
     public int BatchRows { get; init; } = 16_384;
 
-    /// <summary>Partitions scored at once (memory grows with this, not with the file).</summary>
-    public int Partitions { get; init; } = 2;
+    /// <summary>Partitions scored at once (memory grows with this, not with the file). ORT already spreads one Run over every core, so the default is half the cores.</summary>
+    public int Partitions { get; init; } = Math.Max(1, Environment.ProcessorCount / 2);
 
     /// <summary>Risk bands.</summary>
     public RiskBands Bands { get; init; } = RiskBands.Default;

@@ -28,6 +28,17 @@ public sealed class NativeLibrariesTests
     }
 
     [Fact]
+    public void A_missing_ONNX_Runtime_says_which_setting_and_how_to_install_it()
+    {
+        var error = Assert.Throws<NativeLibraryNotFoundException>(() =>
+            NativeLibraries.LoadUncached(NativeEngine.OnnxRuntime, name => name == "FINSERVERLESS_ORT_PATH" ? "/opt/missing/libonnxruntime.so.1" : null));
+
+        Assert.Contains("ONNX Runtime", error.Message);
+        Assert.Contains("FINSERVERLESS_ORT_PATH", error.Message);
+        Assert.Contains("./eng/setup.sh", error.Message);
+    }
+
+    [Fact]
     public void The_setting_overrides_every_other_place()
     {
         var candidates = NativeLibraries.Candidates(NativeEngine.OnnxRuntime, name => name == "FINSERVERLESS_ORT_PATH" ? "/opt/ort/libonnxruntime.so" : null);

@@ -163,6 +163,24 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
     }
 
     [Fact]
+    public async Task A_model_taking_integers_instead_of_floats_is_refused_at_load()
+    {
+        var features = fixture.Features;
+        var onnx = new OnnxModelBuilder("ints")
+            .AddInput("features", FinServerless.Onnx.Proto.TensorProto.Types.DataType.Int64, "N", features.Count)
+            .AddNode("Cast", ["features"], ["probability"], null, OnnxModelBuilder.Int("to", 1))
+            .AddOutput("probability", FinServerless.Onnx.Proto.TensorProto.Types.DataType.Float, "N", features.Count)
+            .ToBytes();
+        var store = new ModelStore(fixture.Store);
+        await store.RegisterAsync(Manifest("ints", features, "probability", 0), onnx);
+
+        var error = await Assert.ThrowsAsync<ModelException>(() => store.LoadAsync("ints@1.0.0"));
+
+        Assert.Contains("Int64", error.Message);
+        Assert.Contains("float features", error.Message);
+    }
+
+    [Fact]
     public async Task An_unknown_champion_or_version_is_a_clear_error()
     {
         var store = new ModelStore(fixture.Store);
