@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using FinServerless.Storage;
 
 namespace FinServerless.Testing;
 
@@ -6,7 +7,7 @@ namespace FinServerless.Testing;
 /// A read-only stream of a given length of pseudo-random bytes, generated on the fly (no memory grows with
 /// length) and hashed as it is read, for large upload tests.
 /// </summary>
-public sealed class PatternStream(long length, int seed = 1) : Stream
+public sealed class PatternStream(long length, int seed = 1) : ReadOnlyStream
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private ulong _state = (ulong)seed * 0x9E3779B97F4A7C15UL;
@@ -14,15 +15,6 @@ public sealed class PatternStream(long length, int seed = 1) : Stream
 
     /// <summary>SHA-256 of everything read so far (call after reading to the end).</summary>
     public byte[] Sha256 => _hash.GetCurrentHash();
-
-    /// <inheritdoc/>
-    public override bool CanRead => true;
-
-    /// <inheritdoc/>
-    public override bool CanSeek => false;
-
-    /// <inheritdoc/>
-    public override bool CanWrite => false;
 
     /// <inheritdoc/>
     public override long Length => length;
@@ -67,20 +59,6 @@ public sealed class PatternStream(long length, int seed = 1) : Stream
     /// <inheritdoc/>
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         Task.FromResult(Read(buffer.AsSpan(offset, count)));
-
-    /// <inheritdoc/>
-    public override void Flush()
-    {
-    }
-
-    /// <inheritdoc/>
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using FinServerless.Storage;
 
 namespace FinServerless.Datasets.Csv;
 
@@ -76,7 +77,7 @@ public static class InputDecoder
     /// Decompresses gzip and checks the trailer: .NET's GZipStream ends quietly when the compressed data is cut
     /// short, so the decompressed length is compared with the ISIZE field of the last four bytes.
     /// </summary>
-    private sealed class CheckedGzipStream : Stream
+    private sealed class CheckedGzipStream : ReadOnlyStream
     {
         private readonly TailStream _tail;
         private readonly GZipStream _gzip;
@@ -87,16 +88,6 @@ public static class InputDecoder
             _tail = new TailStream(compressed);
             _gzip = new GZipStream(_tail, CompressionMode.Decompress);
         }
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         public override int Read(byte[] buffer, int offset, int count)
         {
@@ -114,16 +105,6 @@ public static class InputDecoder
             return n;
         }
 
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
         protected override void Dispose(bool disposing)
         {
             if (disposing)
@@ -136,22 +117,12 @@ public static class InputDecoder
     }
 
     /// <summary>Remembers the last four bytes read through it.</summary>
-    private sealed class TailStream(Stream inner) : Stream
+    private sealed class TailStream(Stream inner) : ReadOnlyStream
     {
         private readonly byte[] _last = new byte[4];
         private long _total;
 
         public uint? LastFour => _total < 4 ? null : System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_last);
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         public override int Read(byte[] buffer, int offset, int count)
         {
@@ -175,16 +146,6 @@ public static class InputDecoder
             return n;
         }
 
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
         protected override void Dispose(bool disposing)
         {
             if (disposing)
@@ -197,7 +158,7 @@ public static class InputDecoder
     }
 
     /// <summary>A read-only stream that can look ahead at its first bytes without consuming them.</summary>
-    private sealed class PeekStream(Stream inner) : Stream
+    private sealed class PeekStream(Stream inner) : ReadOnlyStream
     {
         private byte[] _ahead = [];
         private int _aheadPos;
@@ -224,16 +185,6 @@ public static class InputDecoder
 
         public void Skip(int count) => _aheadPos = Math.Min(_ahead.Length, _aheadPos + count);
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
         public override int Read(byte[] buffer, int offset, int count)
         {
             if (_aheadPos < _ahead.Length)
@@ -246,16 +197,6 @@ public static class InputDecoder
 
             return inner.Read(buffer, offset, count);
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -1,19 +1,14 @@
 using System.Security.Cryptography;
+using FinServerless.Storage;
 
 namespace FinServerless.Datasets.Ingest;
 
 /// <summary>Passes reads through and computes the SHA-256 and length of every byte read. Closing it leaves the input open.</summary>
-internal sealed class HashingReadStream(Stream inner) : Stream
+internal sealed class HashingReadStream(Stream inner) : ReadOnlyStream
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
     public long BytesRead { get; private set; }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
 
     public override long Length => inner.Length;
 
@@ -45,16 +40,6 @@ internal sealed class HashingReadStream(Stream inner) : Stream
         BytesRead += n;
         return n;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <summary>Releases the hash. Disposing this stream does not (decoders that own it close it early), nor does it close the input: its caller owns it.</summary>
     public void ReleaseHash() => _hash.Dispose();

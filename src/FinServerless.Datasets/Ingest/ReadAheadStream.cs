@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using FinServerless.Storage;
 
 namespace FinServerless.Datasets.Ingest;
 
@@ -6,7 +7,7 @@ namespace FinServerless.Datasets.Ingest;
 /// Reads a source stream on a background thread into a few fixed chunks, so that I/O, hashing and
 /// decompression (whatever the source does) overlap with parsing. Memory: depth × chunk size.
 /// </summary>
-internal sealed class ReadAheadStream : Stream
+internal sealed class ReadAheadStream : ReadOnlyStream
 {
     private readonly Channel<(byte[] Buffer, int Length, Exception? Error)> _full;
     private readonly Channel<byte[]> _empty;
@@ -28,16 +29,6 @@ internal sealed class ReadAheadStream : Stream
 
         _pump = Task.Run(() => PumpAsync(source));
     }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -84,16 +75,6 @@ internal sealed class ReadAheadStream : Stream
             (_current, _currentLength, _currentPos) = (next.Buffer, next.Length, 0);
         }
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

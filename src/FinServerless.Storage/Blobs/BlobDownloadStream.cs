@@ -9,7 +9,7 @@ namespace FinServerless.Storage.Blobs;
 /// <c>Range: bytes={position}-</c> and <c>If-Match</c> on the original ETag, so the bytes it returns always
 /// belong to one version of the blob.
 /// </summary>
-public sealed class BlobDownloadStream : Stream
+public sealed class BlobDownloadStream : ReadOnlyStream
 {
     private const int MaxConsecutiveResumes = 8;
 
@@ -32,15 +32,6 @@ public sealed class BlobDownloadStream : Stream
 
     /// <summary>How many times a broken connection was resumed.</summary>
     public int Resumes { get; private set; }
-
-    /// <inheritdoc/>
-    public override bool CanRead => true;
-
-    /// <inheritdoc/>
-    public override bool CanSeek => false;
-
-    /// <inheritdoc/>
-    public override bool CanWrite => false;
 
     /// <inheritdoc/>
     public override long Length => Properties.ContentLength;
@@ -93,20 +84,6 @@ public sealed class BlobDownloadStream : Stream
     /// <inheritdoc/>
     public override int Read(byte[] buffer, int offset, int count) =>
         ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    /// <inheritdoc/>
-    public override void Flush()
-    {
-    }
-
-    /// <inheritdoc/>
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
