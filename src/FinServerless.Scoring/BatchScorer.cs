@@ -38,10 +38,39 @@ public static class BatchScorer
             ?? throw new InvalidOperationException($"Curated manifest {store.Describe(runManifestPath)} does not exist.");
         var clock = Stopwatch.StartNew();
         var results = new PartResult[run.Parts.Count];
-        await Parallel.ForEachAsync(
-            Enumerable.Range(0, run.Parts.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Partitions), CancellationToken = cancellationToken },
-            async (index, ct) => results[index] = await ScorePartAsync(run, index, prefix, store, model, options, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        var parallel = Math.Max(1, Math.Min(options.Partitions, run.Parts.Count));
+        var sessions = new System.Collections.Concurrent.ConcurrentBag<InferenceSession>(
+            options.SessionPerPartition && parallel > 1
+                ? Enumerable.Range(0, parallel).Select(_ => model.CreateSingleThreadSession())
+                : Enumerable.Repeat(model.Session, parallel));
+        try
+        {
+            await Parallel.ForEachAsync(
+                Enumerable.Range(0, run.Parts.Count),
+                new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken },
+                async (index, ct) =>
+                {
+                    sessions.TryTake(out var session);
+                    try
+                    {
+                        results[index] = await ScorePartAsync(run, index, prefix, store, model, session!, options, ct).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        sessions.Add(session!);
+                    }
+                }).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var session in sessions.Distinct())
+            {
+                if (!ReferenceEquals(session, model.Session))
+                {
+                    session.Dispose();
+                }
+            }
+        }
 
         var bands = options.Bands.Names.ToDictionary(n => n, _ => 0L);
         foreach (var r in results)
@@ -98,7 +127,7 @@ public static class BatchScorer
 
     private sealed record PartResult(RunPart Part, long[] BandCounts, double RunSeconds, double PrepareSeconds, double WriteSeconds);
 
-    private static async Task<PartResult> ScorePartAsync(RunManifest run, int index, string prefix, IRunOutput store, LoadedModel model, ScoreOptions options, CancellationToken cancellationToken)
+    private static async Task<PartResult> ScorePartAsync(RunManifest run, int index, string prefix, IRunOutput store, LoadedModel model, InferenceSession session, ScoreOptions options, CancellationToken cancellationToken)
     {
         var input = run.Parts[index];
         var bytes = await store.ReadAsync(input.Path, cancellationToken).ConfigureAwait(false)
@@ -111,7 +140,7 @@ public static class BatchScorer
 
         var writer = new Utf8CsvWriter(Math.Max(1 << 20, bytes.Length / 2));
         var bandCounts = new long[options.Bands.Names.Count];
-        var timing = await Task.Run(() => ScoreRows(run, input.Path, bytes, model, options, writer, bandCounts), cancellationToken).ConfigureAwait(false);
+        var timing = await Task.Run(() => ScoreRows(run, input.Path, bytes, model, session, options, writer, bandCounts), cancellationToken).ConfigureAwait(false);
 
         var write = Stopwatch.StartNew();
         var path = prefix + RunPaths.Part(index);
@@ -121,7 +150,7 @@ public static class BatchScorer
     }
 
     private static (long Rows, double RunSeconds, double PrepareSeconds) ScoreRows(
-        RunManifest run, string path, byte[] bytes, LoadedModel model, ScoreOptions options, Utf8CsvWriter writer, long[] bandCounts)
+        RunManifest run, string path, byte[] bytes, LoadedModel model, InferenceSession session, ScoreOptions options, Utf8CsvWriter writer, long[] bandCounts)
     {
         var total = Stopwatch.StartNew();
         var features = model.Manifest.Features;
@@ -173,7 +202,7 @@ public static class BatchScorer
 
             run1.Restart();
             using var tensor = OrtValue.CreateTensor<float>(data.AsMemory(0, n * f), [n, f]);
-            var outputs = model.Session.Run([tensor], outputIndex);
+            var outputs = session.Run([tensor], outputIndex);
             using var probabilities = outputs[0];
             var p = probabilities.GetTensorData<float>();
             var width = probabilities.Shape.Count == 2 ? (int)probabilities.Shape[1] : 1;

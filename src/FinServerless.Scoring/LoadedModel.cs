@@ -6,12 +6,22 @@ namespace FinServerless.Scoring;
 /// <summary>A model version ready to score: its manifest and an ONNX Runtime session, integrity checked.</summary>
 public sealed class LoadedModel : IDisposable
 {
-    private LoadedModel(ModelManifest manifest, InferenceSession session, int probabilityOutput)
+    private readonly ReadOnlyMemory<byte> _onnx;
+
+    private LoadedModel(ModelManifest manifest, InferenceSession session, int probabilityOutput, ReadOnlyMemory<byte> onnx)
     {
         Manifest = manifest;
         Session = session;
         ProbabilityOutputIndex = probabilityOutput;
+        _onnx = onnx;
     }
+
+    /// <summary>
+    /// Another session on the same (already verified) model with its own single thread: partitions scored
+    /// side by side each get one (measured faster than sharing one pool for tree ensembles).
+    /// </summary>
+    public InferenceSession CreateSingleThreadSession() =>
+        InferenceSession.Load(_onnx, new SessionOptions { UseGlobalThreadPool = false, IntraOpThreads = 1, InterOpThreads = 1 });
 
     /// <summary>The manifest.</summary>
     public ModelManifest Manifest { get; }
@@ -51,7 +61,7 @@ public sealed class LoadedModel : IDisposable
                 throw new ModelException($"Model {manifest.Id}: the ONNX model has no output '{manifest.Onnx.ProbabilityOutput}'; its outputs are {string.Join(", ", session.Outputs)}.");
             }
 
-            return new LoadedModel(manifest, session, output);
+            return new LoadedModel(manifest, session, output, onnx);
         }
         catch
         {

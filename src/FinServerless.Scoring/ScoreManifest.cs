@@ -67,8 +67,14 @@ public sealed record ScoreOptions
     /// <summary>Rows per ORT Run.</summary>
     public int BatchRows { get; init; } = 16_384;
 
-    /// <summary>Partitions scored at once (memory grows with this, not with the file). ORT already spreads one Run over every core, so the default is half the cores.</summary>
-    public int Partitions { get; init; } = Math.Max(1, Environment.ProcessorCount / 2);
+    /// <summary>Partitions scored at once (memory grows with this, not with the file).</summary>
+    public int Partitions { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Give each partition in flight its own single-thread session instead of sharing the process-wide pool.
+    /// Measured here on a 300-tree model: 15.5 s instead of 18.7 s of ORT time for 5M rows on 2 cores.
+    /// </summary>
+    public bool SessionPerPartition { get; init; } = true;
 
     /// <summary>Risk bands.</summary>
     public RiskBands Bands { get; init; } = RiskBands.Default;

@@ -21,7 +21,7 @@ internal static class Verbs
           ingest --blob inbox-{partner}/{dataset}/{file} [--connection STRING] [--json]
               ingest a blob exactly as the function app does (contract from contracts/{partner}/{dataset}.json);
               the connection defaults to the AzureWebJobsStorage setting
-          score --root DIR --run RUN_MANIFEST --model NAME@VERSION|NAME@champion [--batch N] [--partitions N] [--json]
+          score --root DIR --run RUN_MANIFEST --model NAME@VERSION|NAME@champion [--batch N] [--partitions N] [--shared-pool true|false] [--json]
               score a curated run in DIR (the layout ingest writes) with a registered model (DIR/models/...)
           score --root DIR --file PATH --contract PATH --model NAME@VERSION [--json]
               ingest a raw file into DIR first, then score the curated run
@@ -189,6 +189,11 @@ internal static class Verbs
         if (options.Get("--partitions") is { } partitions)
         {
             scoreOptions = scoreOptions with { Partitions = int.Parse(partitions, CultureInfo.InvariantCulture) };
+        }
+
+        if (options.Get("--shared-pool") is { } shared)
+        {
+            scoreOptions = scoreOptions with { SessionPerPartition = !bool.Parse(shared) };
         }
 
         if (Environment.GetEnvironmentVariable("FINSERVERLESS_RISK_BANDS") is { Length: > 0 } bands)
