@@ -6,6 +6,7 @@ return args.FirstOrDefault() switch
     "storage-worker" => await StorageBenchmark.WorkerAsync(args[1..]),
     "ingest" => await IngestBenchmark.RunAsync(args[1..]),
     "score" => await ScoreBenchmark.RunAsync(args[1..]),
+    "durable" => await DurableBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -17,6 +18,7 @@ static int Usage()
           storage [--size-mib N] [--repeat N]   1 GiB upload/download: our .NET client vs @azure/storage-blob, same Azurite
           ingest [--rows N] [--large-gib N]      5M-row validate+normalize: our ingest vs pandas; then a 2 GiB file for memory
           score [--rows N] [--rounds N]          5M rows, 300-tree XGBoost: our ORT scorer vs bare Run vs pandas + XGBoost
+          durable                                work items/s of the storage task hub on Azurite
         """);
     return 2;
 }

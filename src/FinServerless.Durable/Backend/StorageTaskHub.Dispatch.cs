@@ -71,6 +71,7 @@ public sealed partial class StorageTaskHub
 
     private async Task DispatchActivitiesAsync(IReadOnlyList<QueueMessage> batch, ActivityInvoker activities, CancellationToken cancellationToken)
     {
+        var done = new System.Collections.Concurrent.ConcurrentBag<(QueueMessage Message, string InstanceId, HistoryEvent Event)>();
         await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = _options.ActivityConcurrency }, async (message, _) =>
         {
             ActivityMessage work;
@@ -111,9 +112,20 @@ public sealed partial class StorageTaskHub
             }
 
             _options.Log?.Invoke($"durable: activity {work.Name} for {work.InstanceId} #{work.TaskId} {(result.Failure is null ? "succeeded" : "failed")} in {clock.ElapsedMilliseconds} ms");
-            await SendControlAsync(new ControlMessage { InstanceId = work.InstanceId, Event = e }, null, CancellationToken.None).ConfigureAwait(false);
-            await _workItems.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None).ConfigureAwait(false);
+            done.Add((message, work.InstanceId, e));
         }).ConfigureAwait(false);
+
+        // One control message per instance carries all of this batch's results; then the work items go.
+        foreach (var group in done.GroupBy(d => d.InstanceId))
+        {
+            var events = group.Select(g => g.Event).ToList();
+            var control = new ControlMessage { InstanceId = group.Key, Event = events[0] };
+            control.More.AddRange(events.Skip(1));
+            await SendControlAsync(control, null, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        await Parallel.ForEachAsync(done, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (d, _) =>
+            await _workItems.DeleteMessageAsync(d.Message.MessageId, d.Message.PopReceipt, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     private async Task DispatchOrchestrationsAsync(IReadOnlyList<QueueMessage> batch, OrchestratorInvoker orchestrators, CancellationToken cancellationToken)
@@ -177,9 +189,8 @@ public sealed partial class StorageTaskHub
         var events = new List<HistoryEvent>();
         var completed = new HashSet<int>(instance?.CompletedIds ?? []);
         var later = new List<ControlMessage>();
-        foreach (var (_, control) in messages)
+        foreach (var (control, e) in messages.SelectMany(m => m.Control.More.Prepend(m.Control.Event).Select(e => (m.Control, e))))
         {
-            var e = control.Event;
             switch (e.EventTypeCase)
             {
                 case HistoryEvent.EventTypeOneofCase.ExecutionStarted:
@@ -273,7 +284,7 @@ public sealed partial class StorageTaskHub
         next.State.LastUpdatedTimestamp = Timestamp.FromDateTime(now);
 
         // Send first, commit second: a crash in between repeats work (deduplicated by id) but never loses it.
-        await Parallel.ForEachAsync(outgoing, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (o, ct) =>
+        await Parallel.ForEachAsync(outgoing, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (o, ct) =>
         {
             if (o.Work is not null)
             {
@@ -405,18 +416,16 @@ public sealed partial class StorageTaskHub
         return delay <= TimeSpan.Zero ? TimeSpan.Zero : delay > MaxQueueDelay ? MaxQueueDelay : delay;
     }
 
-    private async Task DeleteAsync(List<(QueueMessage Message, ControlMessage Control)> messages)
-    {
-        foreach (var (message, _) in messages)
+    private async Task DeleteAsync(List<(QueueMessage Message, ControlMessage Control)> messages) =>
+        await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, _) =>
         {
             try
             {
-                await _control.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None).ConfigureAwait(false);
+                await _control.DeleteMessageAsync(m.Message.MessageId, m.Message.PopReceipt, CancellationToken.None).ConfigureAwait(false);
             }
             catch (RequestFailedException ex) when (ex.Status is 404 or 400)
             {
                 // Its visibility ran out and another worker holds it now; that worker will drop it as a duplicate.
             }
-        }
-    }
+        }).ConfigureAwait(false);
 }
