@@ -36,6 +36,12 @@ public sealed partial class StorageTaskHub
         var inFlight = new List<Task>();
         while (!cancellationToken.IsCancellationRequested)
         {
+            foreach (var failed in inFlight.Where(t => t.IsFaulted))
+            {
+                // The batch's messages reappear after their visibility timeout; say why they were not finished.
+                _options.Log?.Invoke($"durable: a {queue.Name} batch failed and will be retried: {failed.Exception?.GetBaseException().Message}");
+            }
+
             inFlight.RemoveAll(t => t.IsCompleted);
             if (inFlight.Count >= concurrency)
             {
@@ -186,6 +192,23 @@ public sealed partial class StorageTaskHub
         var loaded = await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
         var instance = loaded?.Instance;
         var now = DateTime.UtcNow;
+
+        // Events can overtake the start they belong to (a host may send work and die before committing the
+        // start). Until the instance's history has its ExecutionStarted, only the start is applied; the rest wait.
+        var hasStarted = instance?.History.Any(e => e.EventTypeCase == HistoryEvent.EventTypeOneofCase.ExecutionStarted) ?? false;
+        if (!hasStarted && (instance is not null || messages.Any(m => m.Control.Event.EventTypeCase == HistoryEvent.EventTypeOneofCase.ExecutionStarted)))
+        {
+            var start = messages.FirstOrDefault(m => m.Control.Event.EventTypeCase == HistoryEvent.EventTypeOneofCase.ExecutionStarted);
+            var waiting = messages.Where(m => m.Message != start.Message).ToList();
+            await DeferAsync(waiting).ConfigureAwait(false);
+            if (start.Message is null)
+            {
+                return;
+            }
+
+            messages = [start];
+        }
+
         var events = new List<HistoryEvent>();
         var completed = new HashSet<int>(instance?.CompletedIds ?? []);
         var later = new List<ControlMessage>();
@@ -194,7 +217,7 @@ public sealed partial class StorageTaskHub
             switch (e.EventTypeCase)
             {
                 case HistoryEvent.EventTypeOneofCase.ExecutionStarted:
-                    if (instance is null || instance.History.Count == 0)
+                    if (!hasStarted && !events.Any(x => x.EventTypeCase == HistoryEvent.EventTypeOneofCase.ExecutionStarted))
                     {
                         instance ??= NewInstance(instanceId, e.ExecutionStarted, control, now);
                         instance.ParentInstanceId = control.ParentInstanceId;
@@ -415,6 +438,18 @@ public sealed partial class StorageTaskHub
         var delay = fireAt - now;
         return delay <= TimeSpan.Zero ? TimeSpan.Zero : delay > MaxQueueDelay ? MaxQueueDelay : delay;
     }
+
+    private async Task DeferAsync(List<(QueueMessage Message, ControlMessage Control)> messages) =>
+        await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, _) =>
+        {
+            try
+            {
+                await _control.UpdateMessageAsync(m.Message.MessageId, m.Message.PopReceipt, TimeSpan.FromSeconds(1), cancellationToken: CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 400)
+            {
+            }
+        }).ConfigureAwait(false);
 
     private async Task DeleteAsync(List<(QueueMessage Message, ControlMessage Control)> messages) =>
         await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, _) =>
