@@ -22,9 +22,9 @@ internal static class IngestBenchmark
             return 0;
         }
 
-        var rows = Option(args, "--rows", 5_000_000);
-        var largeGiB = Option(args, "--large-gib", 2);
-        var repeat = Option(args, "--repeat", 3);
+        var rows = BenchArgs.Int(args, "--rows", 5_000_000);
+        var largeGiB = BenchArgs.Int(args, "--large-gib", 2);
+        var repeat = BenchArgs.Int(args, "--repeat", 3);
         var cli = Path.Combine(root, "tools", "FinServerless.Cli", "bin", "Release", "net10.0", "finserverless.dll");
         var contract = Path.Combine(root, "samples", "give-me-some-credit", "contract.json");
         var work = Directory.CreateTempSubdirectory("finserverless-ingest-bench-");
@@ -125,11 +125,5 @@ internal static class IngestBenchmark
         sb.AppendLine();
         sb.AppendLine("Every FinServerless run: " + string.Join("; ", ours.Select(o => string.Create(CultureInfo.InvariantCulture, $"{Seconds(o):0.00} s, {Peak(o):0} MiB"))));
         return sb.ToString();
-    }
-
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 }

@@ -34,8 +34,8 @@ internal static class ScoreBenchmark
             return 0;
         }
 
-        var rows = Option(args, "--rows", 5_000_000);
-        var rounds = Option(args, "--rounds", 300);
+        var rows = BenchArgs.Int(args, "--rows", 5_000_000);
+        var rounds = BenchArgs.Int(args, "--rounds", 300);
         var cli = Path.Combine(root, "tools", "FinServerless.Cli", "bin", "Release", "net10.0", "finserverless.dll");
         var contractPath = Path.Combine(root, "samples", "give-me-some-credit", "contract.json");
         var contract = DatasetContract.Load(contractPath);
@@ -222,11 +222,5 @@ internal static class ScoreBenchmark
         sb.AppendLine("- Tuning tried: batch 16,384 vs 65,536 (no difference), one vs two partitions at once, one shared two-thread pool vs one single-thread session per partition (the latter is faster for tree ensembles and is the default).");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- XGBoost's own predictor took {python.GetProperty("predictSeconds").GetDouble():0.00} s for the rows ORT's tree-ensemble kernel needs {Math.Min(bareSeconds, perCoreSeconds):0.00} s for: on this machine ORT is the limit of our scoring time.");
         return sb.ToString();
-    }
-
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 }

@@ -21,8 +21,8 @@ internal static class StorageBenchmark
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var sizeMiB = IntOption(args, "--size-mib", 1024);
-        var repeat = IntOption(args, "--repeat", 2);
+        var sizeMiB = IntBenchArgs.Int(args, "--size-mib", 1024);
+        var repeat = IntBenchArgs.Int(args, "--repeat", 2);
         var root = RepositoryLayout.Root;
         var work = Directory.CreateTempSubdirectory("finserverless-bench-");
         try
@@ -171,11 +171,6 @@ internal static class StorageBenchmark
         }
     }
 
-    private static int IntOption(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 
     private sealed record SideResult(string Side, long Bytes, double UploadSeconds, double DownloadSeconds, double PeakRssMiB)
     {
