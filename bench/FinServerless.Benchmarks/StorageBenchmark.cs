@@ -21,8 +21,8 @@ internal static class StorageBenchmark
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var sizeMiB = IntBenchArgs.Int(args, "--size-mib", 1024);
-        var repeat = IntBenchArgs.Int(args, "--repeat", 2);
+        var sizeMiB = BenchArgs.Int(args, "--size-mib", 1024);
+        var repeat = BenchArgs.Int(args, "--repeat", 2);
         var root = RepositoryLayout.Root;
         var work = Directory.CreateTempSubdirectory("finserverless-bench-");
         try
