@@ -58,6 +58,11 @@ internal static class ContractChecks
             Fail($"rules.maxRejectedShare {c.Rules.MaxRejectedShare} must be between 0 and 1.");
         }
 
+        if (c.Columns.Count(x => x.Role == ColumnRole.Target) > 1)
+        {
+            Fail("only one column may have role 'target'.");
+        }
+
         var names = new HashSet<string>(StringComparer.Ordinal);
         var outputs = new HashSet<string>(StringComparer.Ordinal);
         foreach (var col in c.Columns)
@@ -102,11 +107,6 @@ internal static class ContractChecks
                         Fail($"{where}: allowed value '{a}' is not an integer.");
                     }
                 }
-            }
-
-            if (col.Role == ColumnRole.Target && col.Nullable && c.Columns.Count(x => x.Role == ColumnRole.Target) > 1)
-            {
-                Fail("only one column may have role 'target'.");
             }
 
             if (col.Type == ColumnType.Date && col.Format is { } format)

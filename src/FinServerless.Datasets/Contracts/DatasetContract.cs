@@ -73,10 +73,6 @@ public sealed record DatasetContract
     /// <summary>The contract as JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
-    /// <summary>The columns that go to curated output (role not ignore).</summary>
-    [JsonIgnore]
-    public IReadOnlyList<ColumnSpec> OutputColumns => Columns.Where(c => c.Role != ColumnRole.Ignore).ToList();
-
     private static string Clean(string message)
     {
         var i = message.IndexOf(" Path:", StringComparison.Ordinal);

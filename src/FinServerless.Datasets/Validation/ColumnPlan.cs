@@ -162,9 +162,8 @@ internal sealed class ColumnPlan
     }
 
     /// <summary>Clip, then scale (imputation happens before, for missing values).</summary>
-    public double Normalize(double value, bool alreadyImputed = false)
+    public double Normalize(double value)
     {
-        _ = alreadyImputed;
         value = Math.Clamp(value, ClipLow, ClipHigh);
         return IsScaled ? (value - _scaleOffset) / _scaleDivisor : value;
     }

@@ -224,7 +224,7 @@ public sealed class RowProcessor
         {
             States[c] = CellState.Value;
             Imputed[c] = true;
-            Numbers[c] = plan.Normalize(imputed, alreadyImputed: true);
+            Numbers[c] = plan.Normalize(imputed);
             Integers[c] = (long)imputed;
             return;
         }

@@ -169,16 +169,7 @@ public sealed partial class StorageTaskHub
             {
                 // Another host committed first: make the messages visible again at once, to be replayed on the new history.
                 _options.Log?.Invoke($"durable: {group.Key} changed under us ({ex.ErrorCode}); its events will be retried");
-                foreach (var (message, _) in group.Value)
-                {
-                    try
-                    {
-                        await _control.UpdateMessageAsync(message.MessageId, message.PopReceipt, TimeSpan.Zero, cancellationToken: CancellationToken.None).ConfigureAwait(false);
-                    }
-                    catch (RequestFailedException)
-                    {
-                    }
-                }
+                await ReleaseAsync(group.Value, TimeSpan.Zero).ConfigureAwait(false);
             }
             finally
             {
@@ -200,7 +191,7 @@ public sealed partial class StorageTaskHub
         {
             var start = messages.FirstOrDefault(m => m.Control.Event.EventTypeCase == HistoryEvent.EventTypeOneofCase.ExecutionStarted);
             var waiting = messages.Where(m => m.Message != start.Message).ToList();
-            await DeferAsync(waiting).ConfigureAwait(false);
+            await ReleaseAsync(waiting, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             if (start.Message is null)
             {
                 return;
@@ -270,7 +261,7 @@ public sealed partial class StorageTaskHub
 
         if (instance is null || IsTerminal(instance.State.OrchestrationStatus) || events.Count == 0)
         {
-            await DeleteAsync(messages).ConfigureAwait(false);
+            await ReleaseAsync(messages, null).ConfigureAwait(false);
             return;
         }
 
@@ -325,7 +316,7 @@ public sealed partial class StorageTaskHub
             ContentType = "application/x-protobuf",
         }, cancellationToken).ConfigureAwait(false);
         _options.Log?.Invoke($"durable: {instance.State.Name} {instanceId}: {events.Count} event(s) → {next.State.OrchestrationStatus}, {outgoing.Count} message(s)");
-        await DeleteAsync(messages).ConfigureAwait(false);
+        await ReleaseAsync(messages, null).ConfigureAwait(false);
     }
 
     private void ApplyActions(StoredInstance next, OrchestratorResponse response, DateTime now, List<(ControlMessage?, TimeSpan?, ActivityMessage?)> outgoing)
@@ -439,24 +430,20 @@ public sealed partial class StorageTaskHub
         return delay <= TimeSpan.Zero ? TimeSpan.Zero : delay > MaxQueueDelay ? MaxQueueDelay : delay;
     }
 
-    private async Task DeferAsync(List<(QueueMessage Message, ControlMessage Control)> messages) =>
+    /// <summary>Deletes processed control messages (null), or makes them visible again after a delay.</summary>
+    private async Task ReleaseAsync(List<(QueueMessage Message, ControlMessage Control)> messages, TimeSpan? visibleAgainIn) =>
         await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, _) =>
         {
             try
             {
-                await _control.UpdateMessageAsync(m.Message.MessageId, m.Message.PopReceipt, TimeSpan.FromSeconds(1), cancellationToken: CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (RequestFailedException ex) when (ex.Status is 404 or 400)
-            {
-            }
-        }).ConfigureAwait(false);
-
-    private async Task DeleteAsync(List<(QueueMessage Message, ControlMessage Control)> messages) =>
-        await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, _) =>
-        {
-            try
-            {
-                await _control.DeleteMessageAsync(m.Message.MessageId, m.Message.PopReceipt, CancellationToken.None).ConfigureAwait(false);
+                if (visibleAgainIn is { } delay)
+                {
+                    await _control.UpdateMessageAsync(m.Message.MessageId, m.Message.PopReceipt, delay, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _control.DeleteMessageAsync(m.Message.MessageId, m.Message.PopReceipt, CancellationToken.None).ConfigureAwait(false);
+                }
             }
             catch (RequestFailedException ex) when (ex.Status is 404 or 400)
             {
