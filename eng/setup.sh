@@ -2,6 +2,7 @@
 # Installs what FinServerless needs, skipping whatever is already there. Safe to run again and again.
 #   Debian packages : libxgboost0 libxgboost-dev libtorch-dev g++ libopenblas0-pthread (nodejs npm if absent)
 #   npm (eng/)      : azurite, onnxruntime-node (for its libonnxruntime.so.1), pinned by eng/package-lock.json
+#   libtorch shim   : training-container/native/build.sh (g++ against libtorch-dev, rebuilt only when changed)
 #   .NET            : dotnet restore of FinServerless.sln
 set -euo pipefail
 
@@ -63,6 +64,10 @@ else
   [ -f "$ORT_LIB" ] || fail "onnxruntime-node did not provide $ORT_LIB" "cd eng && npm ci --ignore-scripts"
   echo "$lock_hash" > "$MARKER"
 fi
+
+# --- libtorch shim (training-container/native) --------------------------------------------
+training-container/native/build.sh \
+  || fail "the libtorch shim did not compile" "training-container/native/build.sh"
 
 # --- .NET restore (a no-op when nothing changed) ---------------------------------------------
 say "dotnet restore"

@@ -59,6 +59,15 @@ public sealed record ModelManifest
     /// <summary>Where the training data came from (manifest path, SHA-256, ...).</summary>
     public IReadOnlyDictionary<string, string>? Lineage { get; init; }
 
+    /// <summary>Trainer hyperparameters actually used, defaults included.</summary>
+    public IReadOnlyDictionary<string, string>? Parameters { get; init; }
+
+    /// <summary>Version of the code that trained it.</summary>
+    public string? CodeVersion { get; init; }
+
+    /// <summary>Other outputs of the ONNX model (for example the scorecard's "score" in points).</summary>
+    public IReadOnlyList<string>? ExtraOutputs { get; init; }
+
     /// <summary>"name@version".</summary>
     [JsonIgnore]
     public string Id => $"{Name}@{Version}";

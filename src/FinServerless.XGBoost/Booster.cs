@@ -33,6 +33,8 @@ public sealed unsafe class Booster : IDisposable
         }
     }
 
+    private Booster(nint handle) => _handle = new Handle(handle);
+
     private nint NativeHandle => _handle.DangerousGetHandle();
 
     /// <summary>Loads a model saved with <see cref="SaveJson"/> (or XGBoost's UBJSON).</summary>
@@ -45,6 +47,13 @@ public sealed unsafe class Booster : IDisposable
         }
 
         return booster;
+    }
+
+    /// <summary>A new booster holding rounds [<paramref name="begin"/>, <paramref name="end"/>) of this one (for example the rounds up to the best one).</summary>
+    public Booster Slice(int begin, int end)
+    {
+        XGBoostNative.Check(XGBoostNative.XGBoosterSlice(NativeHandle, begin, end, 1, out var sliced), "XGBoosterSlice");
+        return new Booster(sliced);
     }
 
     /// <summary>Sets one parameter (for example "max_depth" = "6").</summary>

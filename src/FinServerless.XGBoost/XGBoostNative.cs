@@ -40,6 +40,9 @@ internal static unsafe partial class XGBoostNative
     [LibraryImport(Library)]
     public static partial int XGBoosterFree(nint handle);
 
+    [LibraryImport(Library)]
+    public static partial int XGBoosterSlice(nint handle, int beginLayer, int endLayer, int step, out nint result);
+
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int XGBoosterSetParam(nint handle, string name, string value);
 

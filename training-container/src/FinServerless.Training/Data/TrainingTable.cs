@@ -1,0 +1,194 @@
+using System.Text.Json;
+using FinServerless.Datasets.Csv;
+using FinServerless.Datasets.Ingest;
+using FinServerless.Datasets.Validation;
+
+namespace FinServerless.Training.Data;
+
+/// <summary>
+/// A labelled dense matrix: features row-major as float (NaN = missing) and a 0/1 label per row, read from a
+/// curated run (its parts, checked against the manifest's SHA-256).
+/// </summary>
+public sealed class TrainingTable
+{
+    /// <summary>Creates a table; <paramref name="x"/> is rows × features, row-major.</summary>
+    public TrainingTable(IReadOnlyList<string> features, float[] x, float[] y, string source)
+    {
+        if (x.Length != (long)y.Length * features.Count)
+        {
+            throw new ArgumentException($"{y.Length} rows × {features.Count} features need {(long)y.Length * features.Count} values, got {x.Length}.");
+        }
+
+        Features = features;
+        X = x;
+        Y = y;
+        Source = source;
+    }
+
+    /// <summary>Feature names in matrix order.</summary>
+    public IReadOnlyList<string> Features { get; }
+
+    /// <summary>Row-major values (NaN = missing).</summary>
+    public float[] X { get; }
+
+    /// <summary>Labels, 0 or 1.</summary>
+    public float[] Y { get; }
+
+    /// <summary>Where the rows came from (for messages).</summary>
+    public string Source { get; }
+
+    /// <summary>Number of rows.</summary>
+    public int Rows => Y.Length;
+
+    /// <summary>Number of features.</summary>
+    public int Columns => Features.Count;
+
+    /// <summary>Number of positive rows.</summary>
+    public int Positives => Y.Count(v => v > 0.5f);
+
+    /// <summary>The rows at <paramref name="rows"/>, in that order.</summary>
+    public TrainingTable Subset(IReadOnlyList<int> rows)
+    {
+        var f = Columns;
+        var x = new float[rows.Count * f];
+        var y = new float[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            X.AsSpan(rows[i] * f, f).CopyTo(x.AsSpan(i * f, f));
+            y[i] = Y[rows[i]];
+        }
+
+        return new TrainingTable(Features, x, y, Source);
+    }
+
+    /// <summary>One feature's values.</summary>
+    public float[] Column(int feature)
+    {
+        var values = new float[Rows];
+        for (var r = 0; r < Rows; r++)
+        {
+            values[r] = X[(r * Columns) + feature];
+        }
+
+        return values;
+    }
+
+    /// <summary>Fails with a bad-input error when the table cannot train a binary classifier.</summary>
+    public void RequireTrainable(string what = "training data")
+    {
+        if (Rows == 0)
+        {
+            throw new TrainingInputException($"The {what} from {Source} is empty: no rows to train on.");
+        }
+
+        var positives = Positives;
+        if (positives == 0 || positives == Rows)
+        {
+            throw new TrainingInputException($"The {what} from {Source} has only one class ({Rows:N0} rows, all labelled {(positives == 0 ? 0 : 1)}); a classifier needs both defaults and non-defaults.");
+        }
+    }
+
+    /// <summary>Reads a curated run; <paramref name="features"/> selects and orders features (default: every column that is neither id nor target).</summary>
+    public static async Task<(TrainingTable Table, RunManifest Run, string ManifestSha256)> LoadAsync(
+        IRunOutput store, string manifestPath, IReadOnlyList<string>? features = null, CancellationToken cancellationToken = default)
+    {
+        var bytes = await store.ReadAsync(manifestPath, cancellationToken).ConfigureAwait(false)
+            ?? throw new TrainingInputException($"Curated run manifest {store.Describe(manifestPath)} does not exist.");
+        RunManifest run;
+        try
+        {
+            run = JsonSerializer.Deserialize<RunManifest>(bytes, RunManifest.JsonOptions)
+                ?? throw new TrainingInputException($"Curated run manifest {store.Describe(manifestPath)} is empty.");
+        }
+        catch (JsonException ex)
+        {
+            throw new TrainingInputException($"Curated run manifest {store.Describe(manifestPath)} is not valid JSON: {ex.Message}", ex);
+        }
+
+        var target = run.TargetColumn
+            ?? throw new TrainingInputException($"Curated run {run.RunId} ({store.Describe(manifestPath)}) has no target column; its contract must give one column the role 'target'.");
+        var chosen = features?.ToList() ?? run.Columns.Where(c => c != target && !run.IdColumns.Contains(c)).ToList();
+        var missing = chosen.Where(c => !run.Columns.Contains(c)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new TrainingInputException($"Curated run {run.RunId} lacks feature(s) {string.Join(", ", missing.Select(m => $"'{m}'"))}; its columns are {string.Join(", ", run.Columns)}.");
+        }
+
+        if (chosen.Count == 0)
+        {
+            throw new TrainingInputException($"Curated run {run.RunId} has no feature columns besides ids and the target.");
+        }
+
+        var x = new List<float>(checked((int)Math.Min(int.MaxValue, run.Rows.Accepted * chosen.Count)));
+        var y = new List<float>((int)run.Rows.Accepted);
+        foreach (var part in run.Parts)
+        {
+            var content = await store.ReadAsync(part.Path, cancellationToken).ConfigureAwait(false)
+                ?? throw new TrainingInputException($"Curated part {store.Describe(part.Path)} of run {run.RunId} is missing.");
+            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
+            if (sha != part.Sha256)
+            {
+                throw new TrainingInputException($"Curated part {part.Path} has SHA-256 {sha} but the run's manifest says {part.Sha256}; the run was modified after it was committed.");
+            }
+
+            ReadPart(content, part.Path, chosen, target, x, y);
+        }
+
+        var table = new TrainingTable(chosen, [.. x], [.. y], store.Describe(manifestPath));
+        return (table, run, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+    }
+
+    private static void ReadPart(byte[] content, string path, List<string> features, string target, List<float> x, List<float> y)
+    {
+        using var reader = new CsvReader(new MemoryStream(content), (byte)',', 1 << 20, path);
+        if (!reader.ReadRow())
+        {
+            return;
+        }
+
+        var header = Enumerable.Range(0, reader.FieldCount).Select(i => System.Text.Encoding.UTF8.GetString(reader[i])).ToList();
+        var positions = features.Select(f => header.IndexOf(f)).ToArray();
+        if (Array.IndexOf(positions, -1) is var gap and >= 0)
+        {
+            throw new TrainingInputException($"Curated part {path} has no column '{features[gap]}'.");
+        }
+
+        var targetPosition = header.IndexOf(target);
+        if (targetPosition < 0)
+        {
+            throw new TrainingInputException($"Curated part {path} has no target column '{target}'.");
+        }
+
+        while (reader.ReadRow())
+        {
+            var label = reader[targetPosition];
+            if (label.Length == 0 || !FastNumber.TryParseDouble(label, out var l) || double.IsNaN(l))
+            {
+                throw new TrainingInputException($"Curated part {path}, line {reader.Line}: target '{target}' is missing or not a number (NaN target); training needs a 0/1 label on every row.");
+            }
+
+            if (l is not (0 or 1))
+            {
+                throw new TrainingInputException($"Curated part {path}, line {reader.Line}: target '{target}' is {l}; a binary classifier needs 0 or 1.");
+            }
+
+            y.Add((float)l);
+            for (var k = 0; k < positions.Length; k++)
+            {
+                var cell = reader[positions[k]];
+                if (cell.Length == 0)
+                {
+                    x.Add(float.NaN);
+                }
+                else if (FastNumber.TryParseDouble(cell, out var v))
+                {
+                    x.Add((float)v);
+                }
+                else
+                {
+                    throw new TrainingInputException($"Curated part {path}, line {reader.Line}: feature '{features[k]}' is not a number; models take numeric features (encode categories in the contract).");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using FinServerless.Datasets.Ingest;
+using FinServerless.Onnx.Runtime;
+using FinServerless.Scoring;
+using FinServerless.Training.Data;
+using FinServerless.Training.Evaluation;
+using FinServerless.Training.Trainers;
+
+namespace FinServerless.Training;
+
+/// <summary>What to train.</summary>
+public sealed record TrainingRequest
+{
+    /// <summary>xgboost, mlp or scorecard.</summary>
+    public required string Trainer { get; init; }
+
+    /// <summary>Model name (models/{name}/...).</summary>
+    public required string ModelName { get; init; }
+
+    /// <summary>Version; null: a UTC timestamp.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>Hyperparameters, seed, device, threads.</summary>
+    public TrainerSettings Settings { get; init; } = new();
+
+    /// <summary>"holdout:SHARE" (default holdout:0.2) or "kfold:K" (K-fold metrics recorded, the model itself from a 0.2 holdout).</summary>
+    public string Validation { get; init; } = "holdout:0.2";
+
+    /// <summary>Features to use, in order (null: every column but ids and the target).</summary>
+    public IReadOnlyList<string>? Features { get; init; }
+
+    /// <summary>Largest allowed difference between native and ONNX probabilities.</summary>
+    public double ParityTolerance { get; init; } = 1e-5;
+}
+
+/// <summary>A registered model with its evaluation.</summary>
+public sealed record TrainingOutcome(ModelManifest Manifest, string ManifestPath, EvaluationResult Evaluation, double ParityMaxAbsDiff, IReadOnlyList<double>? FoldAuc);
+
+/// <summary>The training container's job: read a curated run, train, check the ONNX export against the native model, evaluate, register.</summary>
+public static class TrainingJob
+{
+    /// <summary>Names of the trainers.</summary>
+    public static IReadOnlyList<string> Trainers { get; } = ["xgboost", "mlp", "scorecard"];
+
+    /// <summary>Share of the training rows set aside for early stopping.</summary>
+    public const double EarlyStoppingShare = 0.1;
+
+    /// <summary>The trainer called <paramref name="name"/>.</summary>
+    public static ITrainer Create(string name) => name switch
+    {
+        "xgboost" => new XGBoostTrainer(),
+        "mlp" => new MlpTrainer(),
+        "scorecard" => new ScorecardTrainer(),
+        _ => throw new TrainingInputException($"Unknown trainer '{name}'; choose one of {string.Join(", ", Trainers)}."),
+    };
+
+    /// <summary>Parses a validation scheme.</summary>
+    public static (double HoldoutShare, int Folds) ParseValidation(string scheme)
+    {
+        var parts = scheme.Split(':', 2);
+        if (parts.Length == 2 && parts[0] == "holdout" && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var share) && share is > 0 and < 1)
+        {
+            return (share, 0);
+        }
+
+        if (parts.Length == 2 && parts[0] == "kfold" && int.TryParse(parts[1], CultureInfo.InvariantCulture, out var k) && k is >= 2 and <= 20)
+        {
+            return (0.2, k);
+        }
+
+        throw new TrainingInputException($"Validation scheme '{scheme}' is not understood; use holdout:SHARE (0 < SHARE < 1, for example holdout:0.2) or kfold:K (2 ≤ K ≤ 20).");
+    }
+
+    /// <summary>A model fitted on some rows and checked on others.</summary>
+    public sealed record Fit(TrainedModel Model, float[] Native, byte[] Onnx, ModelManifest Draft, double ParityMaxAbsDiff) : IDisposable
+    {
+        /// <inheritdoc/>
+        public void Dispose() => Model.Dispose();
+    }
+
+    /// <summary>Trains on <paramref name="train"/> (early stopping on a stratified share of it) and predicts <paramref name="evaluation"/> natively and through ONNX Runtime.</summary>
+    public static Fit FitAndCheck(ITrainer trainer, TrainingTable train, TrainingTable evaluation, TrainerSettings settings, string modelName, string version, double tolerance, TrainingProgress progress, CancellationToken cancellationToken)
+    {
+        var (fitRows, stopRows) = Folds.Split(train.Y, Enumerable.Range(0, train.Rows).ToArray(), EarlyStoppingShare, settings.Seed + 1);
+        var fitTable = train.Subset(fitRows);
+        var stopTable = train.Subset(stopRows);
+        fitTable.RequireTrainable("training rows");
+        stopTable.RequireTrainable("early-stopping rows");
+        var model = trainer.Train(fitTable, stopTable, settings, progress, cancellationToken);
+        try
+        {
+            var native = model.Predict(evaluation);
+            var onnx = model.ExportOnnx();
+            var draft = new ModelManifest
+            {
+                Name = modelName,
+                Version = version,
+                Trainer = trainer.Name,
+                CreatedAt = DateTimeOffset.UtcNow,
+                Features = model.Features,
+                Onnx = new OnnxArtifact { Sha256 = Convert.ToHexStringLower(SHA256.HashData(onnx)), ProbabilityOutput = model.Probability.Output, ProbabilityColumn = model.Probability.Column },
+                Parameters = model.Parameters,
+            };
+            var onnxProbabilities = PredictOnnx(draft, onnx, model.ScoringInput(evaluation), evaluation.Rows);
+            var worst = 0.0;
+            for (var i = 0; i < native.Length; i++)
+            {
+                worst = Math.Max(worst, Math.Abs(native[i] - onnxProbabilities[i]));
+            }
+
+            if (!(worst <= tolerance))
+            {
+                throw new InvalidOperationException($"The ONNX export of the {trainer.Name} model differs from the native model by up to {worst:E2} on {evaluation.Rows:N0} rows (tolerance {tolerance:E0}); the model was not registered.");
+            }
+
+            progress.Report(trainer.Name, "parity", 1, 1, "onnx_max_abs_diff", worst);
+            return new Fit(model, native, onnx, draft, worst);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Probabilities from the ONNX model, loaded as the scorer loads it.</summary>
+    public static float[] PredictOnnx(ModelManifest manifest, byte[] onnx, float[] input, int rows)
+    {
+        using var loaded = LoadedModel.Load(manifest, onnx, "exported model");
+        var f = manifest.Features.Count;
+        var result = new float[rows];
+        const int batch = 65536;
+        for (var start = 0; start < rows; start += batch)
+        {
+            var n = Math.Min(batch, rows - start);
+            using var tensor = OrtValue.CreateTensor<float>(input.AsMemory(start * f, n * f), [n, f]);
+            var outputs = loaded.Session.Run([tensor], [loaded.ProbabilityOutputIndex]);
+            using var probabilities = outputs[0];
+            var p = probabilities.GetTensorData<float>();
+            var width = probabilities.Shape.Count == 2 ? (int)probabilities.Shape[1] : 1;
+            for (var r = 0; r < n; r++)
+            {
+                result[start + r] = p[(r * width) + manifest.Onnx.ProbabilityColumn];
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Stratified K-fold cross-validation; returns each fold's AUC on its held-out rows.</summary>
+    public static IReadOnlyList<double> CrossValidate(ITrainer trainer, TrainingTable table, int k, TrainerSettings settings, TrainingProgress progress, CancellationToken cancellationToken)
+    {
+        var folds = Folds.Stratified(table.Y, k, settings.Seed);
+        var auc = new List<double>();
+        for (var fold = 0; fold < k; fold++)
+        {
+            var train = table.Subset(Enumerable.Range(0, table.Rows).Where(i => folds[i] != fold).ToArray());
+            var test = table.Subset(Enumerable.Range(0, table.Rows).Where(i => folds[i] == fold).ToArray());
+            var (fitRows, stopRows) = Folds.Split(train.Y, Enumerable.Range(0, train.Rows).ToArray(), EarlyStoppingShare, settings.Seed + 1);
+            using var model = trainer.Train(train.Subset(fitRows), train.Subset(stopRows), settings, TrainingProgress.None, cancellationToken);
+            auc.Add(Metrics.Auc(model.Predict(test), test.Y));
+            progress.Report(trainer.Name, "cross-validation", fold + 1, k, "fold_auc", auc[^1]);
+        }
+
+        return auc;
+    }
+
+    /// <summary>The whole job: read the curated run from <paramref name="input"/>, train, check, evaluate and register in <paramref name="output"/>.</summary>
+    public static async Task<TrainingOutcome> RunAsync(IRunOutput input, string runManifestPath, IRunOutput output, TrainingRequest request, TrainingProgress progress, CancellationToken cancellationToken = default)
+    {
+        var trainer = Create(request.Trainer);
+        if (request.Settings.Device is not ("cpu" or "cuda"))
+        {
+            throw new TrainingInputException($"Device '{request.Settings.Device}' is not known; use cpu or cuda.");
+        }
+
+        var (holdout, k) = ParseValidation(request.Validation);
+        var (table, run, runSha) = await TrainingTable.LoadAsync(input, runManifestPath, request.Features, cancellationToken).ConfigureAwait(false);
+        table.RequireTrainable();
+        progress.Report(trainer.Name, "data", 1, 1, message: $"{table.Rows:N0} rows × {table.Columns} features, {table.Positives:N0} defaults, from run {run.RunId}");
+
+        IReadOnlyList<double>? foldAuc = k > 0 ? CrossValidate(trainer, table, k, request.Settings, progress, cancellationToken) : null;
+        var (trainRows, testRows) = Folds.Split(table.Y, Enumerable.Range(0, table.Rows).ToArray(), holdout, request.Settings.Seed);
+        var train = table.Subset(trainRows);
+        var test = table.Subset(testRows);
+        test.RequireTrainable("held-out evaluation rows");
+        var version = request.Version ?? DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        using var fit = FitAndCheck(trainer, train, test, request.Settings, request.ModelName, version, request.ParityTolerance, progress, cancellationToken);
+
+        var evaluation = Metrics.Evaluate(fit.Native, test.Y);
+        var metrics = new Dictionary<string, double>(evaluation.Scalars)
+        {
+            ["onnx_parity_max_abs_diff"] = fit.ParityMaxAbsDiff,
+            ["train_rows"] = train.Rows,
+        };
+        foreach (var (name, value) in fit.Model.TrainingFacts)
+        {
+            metrics[name] = value;
+        }
+
+        if (foldAuc is not null)
+        {
+            metrics["cv_auc_mean"] = foldAuc.Average();
+            metrics["cv_auc_std"] = Math.Sqrt(foldAuc.Average(a => Math.Pow(a - foldAuc.Average(), 2)));
+            metrics["cv_folds"] = foldAuc.Count;
+        }
+
+        var manifest = fit.Draft with
+        {
+            Metrics = metrics,
+            CodeVersion = typeof(TrainingJob).Assembly.GetName().Version?.ToString(),
+            ExtraOutputs = request.Trainer == "scorecard" ? [Onnx.Writer.ScorecardExport.ScoreOutput] : null,
+            Lineage = new Dictionary<string, string>
+            {
+                ["curatedManifest"] = runManifestPath,
+                ["curatedManifestSha256"] = runSha,
+                ["runId"] = run.RunId,
+                ["partner"] = run.Partner,
+                ["dataset"] = run.Dataset,
+                ["inputSha256"] = run.Input.Sha256,
+                ["contractVersion"] = run.Contract.Version,
+                ["target"] = run.TargetColumn ?? string.Empty,
+                ["seed"] = request.Settings.Seed.ToString(CultureInfo.InvariantCulture),
+                ["validation"] = request.Validation,
+                ["device"] = request.Settings.Device,
+                ["engine"] = EngineVersion(request.Trainer),
+                ["onnxRuntime"] = OrtEnvironment.Instance.Version,
+            },
+        };
+
+        var folder = $"models/{manifest.Name}/{manifest.Version}/";
+        foreach (var (name, content) in fit.Model.Artifacts)
+        {
+            await output.WriteAsync(folder + name, content, name.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : "application/octet-stream", createOnly: false, cancellationToken).ConfigureAwait(false);
+        }
+
+        await output.WriteAsync(folder + "evaluation.json", JsonSerializer.SerializeToUtf8Bytes(evaluation, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
+        await output.WriteAsync(folder + "report.html", System.Text.Encoding.UTF8.GetBytes(EvaluationReport.Html(manifest, evaluation, fit.Model.ReportSection)), "text/html", createOnly: false, cancellationToken).ConfigureAwait(false);
+        var registered = await new ModelStore(output).RegisterAsync(manifest, fit.Onnx, cancellationToken).ConfigureAwait(false);
+        progress.Report(trainer.Name, "registered", 1, 1, "auc", evaluation.Auc, $"{registered.Id} at {output.Describe(folder + "manifest.json")}");
+        return new TrainingOutcome(registered, folder + "manifest.json", evaluation, fit.ParityMaxAbsDiff, foldAuc);
+    }
+
+    private static string EngineVersion(string trainer) => trainer switch
+    {
+        "xgboost" => $"XGBoost {XGBoost.Booster.LibraryVersion}",
+        "mlp" => $"libtorch {TorchShim.Version}",
+        _ => "FinServerless scorecard",
+    };
+}
