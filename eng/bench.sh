@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a benchmark and writes its results into bench/results/. Usage: ./eng/bench.sh storage|ingest [options]
+# Runs a benchmark and writes its results into bench/results/. Usage: ./eng/bench.sh storage|ingest|score|durable|train [options]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/eng/setup.sh"
@@ -9,6 +9,9 @@ need_py=""
 case "${1:-}" in
   ingest) /usr/bin/python3 -c "import pandas" 2>/dev/null || need_py="python3-pandas" ;;
   score) /usr/bin/python3 -c "import pandas, xgboost" 2>/dev/null || need_py="python3-pandas python3-xgboost" ;;
+  train) /usr/bin/python3 -c "import xgboost, sklearn, torch" 2>/dev/null || need_py="python3-xgboost python3-sklearn python3-torch"
+         # One BLAS thread on both sides of the MLP comparison (the fastest setting here for this network size).
+         export OPENBLAS_NUM_THREADS=1 ;;
 esac
 if [ -n "$need_py" ]; then
   echo "==> installing Debian's $need_py for the Python side of the benchmark"

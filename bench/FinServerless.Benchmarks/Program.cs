@@ -7,6 +7,7 @@ return args.FirstOrDefault() switch
     "ingest" => await IngestBenchmark.RunAsync(args[1..]),
     "score" => await ScoreBenchmark.RunAsync(args[1..]),
     "durable" => await DurableBenchmark.RunAsync(args[1..]),
+    "train" => await TrainBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -19,6 +20,7 @@ static int Usage()
           ingest [--rows N] [--large-gib N]      5M-row validate+normalize: our ingest vs pandas; then a 2 GiB file for memory
           score [--rows N] [--rounds N]          5M rows, 300-tree XGBoost: our ORT scorer vs bare Run vs pandas + XGBoost
           durable                                work items/s of the storage task hub on Azurite
+          train [--folds N]                      5-fold CV AUC and time of our trainers vs the Python twins (same folds)
         """);
     return 2;
 }

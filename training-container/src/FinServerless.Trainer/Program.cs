@@ -9,7 +9,7 @@ namespace FinServerless.Trainer;
 /// finserverless-train: the training container's whole contract is its options (or the environment variables
 /// named beside them). Exit codes: 0 trained and registered, 2 bad input (data or settings), 1 failure.
 /// </summary>
-internal static class Program
+public static class TrainerCommand
 {
     public const int Success = 0;
     public const int Failure = 1;
@@ -26,40 +26,34 @@ internal static class Program
         ("--device", "FINSERVERLESS_TRAIN_DEVICE", "cpu (default) | cuda"),
         ("--threads", "FINSERVERLESS_TRAIN_THREADS", "engine threads (default: the engine's choice)"),
         ("--features", "FINSERVERLESS_TRAIN_FEATURES", "comma-separated features (default: every column but ids and the target)"),
-        ("--status", "FINSERVERLESS_TRAIN_STATUS", "where to write status JSON as training goes (same forms as --output, under 'models' or 'jobs')"),
+        ("--status", "FINSERVERLESS_TRAIN_STATUS", "where to write status JSON as training goes (same forms as --output, for example blob://models/{name}/{version}/status.json)"),
     ];
 
-    public static async Task<int> Main(string[] args)
+    /// <summary>Runs the trainer; <paramref name="environment"/> supplies the settings (the process environment in the container).</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> environment, CancellationToken cancellationToken)
     {
-        using var cancel = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            cancel.Cancel();
-        };
-
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.WriteLine("finserverless-train [options]   (each option may be given as the environment variable beside it)\n");
+            stdout.WriteLine("finserverless-train [options]   (each option may be given as the environment variable beside it)\n");
             foreach (var (option, variable, help) in Options)
             {
-                Console.WriteLine($"  {option,-13} {variable,-32} {help}");
+                stdout.WriteLine($"  {option,-13} {variable,-32} {help}");
             }
 
-            Console.WriteLine("\nExit codes: 0 trained and registered, 2 bad input (data or settings), 1 failure.");
+            stdout.WriteLine("\nExit codes: 0 trained and registered, 2 bad input (data or settings), 1 failure.");
             return Success;
         }
 
         StatusWriter? status = null;
         try
         {
-            var settings = Settings(args);
+            var settings = Settings(args, environment);
             string Require(string option) => settings.TryGetValue(option, out var v) && !string.IsNullOrWhiteSpace(v)
                 ? v
                 : throw new TrainingInputException($"{option} (or {Options.First(o => o.Option == option).Variable}) is required; run with --help for the options.");
 
-            var input = StoreLocation.Parse(Require("--input"), "curated", "--input", Environment.GetEnvironmentVariable);
-            var output = StoreLocation.Parse(Require("--output"), "models", "--output", Environment.GetEnvironmentVariable);
+            var input = StoreLocation.Parse(Require("--input"), "curated", "--input", environment);
+            var output = StoreLocation.Parse(Require("--output"), "models", "--output", environment);
             var segments = output.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);
             if (segments.Length is < 2 or > 3 || segments[0] != "models")
             {
@@ -68,7 +62,7 @@ internal static class Program
 
             if (settings.TryGetValue("--status", out var statusUri))
             {
-                var location = StoreLocation.Parse(statusUri, statusUri.Contains("/jobs/", StringComparison.Ordinal) ? "jobs" : "models", "--status", Environment.GetEnvironmentVariable);
+                var location = StoreLocation.Parse(statusUri, "models", "--status", environment);
                 status = new StatusWriter(location.Store, location.Path);
             }
 
@@ -88,8 +82,8 @@ internal static class Program
                 },
             };
 
-            var progress = new TrainingProgress(Console.Out, status is null ? null : status.Update);
-            var outcome = await TrainingJob.RunAsync(input.Store, input.Path, output.Store, request, progress, cancel.Token);
+            var progress = new TrainingProgress(stdout, status is null ? null : status.Update);
+            var outcome = await TrainingJob.RunAsync(input.Store, input.Path, output.Store, request, progress, cancellationToken);
             var summary = new
             {
                 state = "succeeded",
@@ -100,7 +94,7 @@ internal static class Program
                 parityMaxAbsDiff = outcome.ParityMaxAbsDiff,
                 cvAuc = outcome.FoldAuc,
             };
-            Console.WriteLine("result " + JsonSerializer.Serialize(summary));
+            stdout.WriteLine("result " + JsonSerializer.Serialize(summary));
             if (status is not null)
             {
                 await status.FinishAsync("succeeded", summary, Success);
@@ -110,30 +104,30 @@ internal static class Program
         }
         catch (Exception ex) when (ex is TrainingInputException or FinServerless.Scoring.ModelException)
         {
-            Console.Error.WriteLine($"bad input: {ex.Message}");
+            stderr.WriteLine($"bad input: {ex.Message}");
             await (status?.FinishAsync("failed", new { reason = ex.Message }, BadInput) ?? Task.CompletedTask);
             return BadInput;
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            Console.Error.WriteLine("cancelled");
+            stderr.WriteLine("cancelled");
             await (status?.FinishAsync("cancelled", new { reason = "cancelled" }, 130) ?? Task.CompletedTask);
             return 130;
         }
         catch (Exception ex)
         {
-            Console.Error.WriteLine($"training failed: {ex.Message}");
+            stderr.WriteLine($"training failed: {ex.Message}");
             await (status?.FinishAsync("failed", new { reason = ex.Message }, Failure) ?? Task.CompletedTask);
             return Failure;
         }
     }
 
-    private static Dictionary<string, string> Settings(string[] args)
+    private static Dictionary<string, string> Settings(string[] args, Func<string, string?> environment)
     {
         var values = new Dictionary<string, string>();
         foreach (var (option, variable, _) in Options)
         {
-            if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } v)
+            if (environment(variable) is { Length: > 0 } v)
             {
                 values[option] = v;
             }
@@ -161,4 +155,20 @@ internal static class Program
         !settings.TryGetValue(option, out var text) ? fallback
         : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0 ? v
         : throw new TrainingInputException($"{option} must be a whole number ≥ 0 (got '{text}').");
+}
+
+/// <summary>The process entry point.</summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+
+        return await TrainerCommand.RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, cancel.Token);
+    }
 }

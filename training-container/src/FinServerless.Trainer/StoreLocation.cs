@@ -9,11 +9,12 @@ namespace FinServerless.Trainer;
 /// (a blob URL of that account, Azurite's included), and <c>file:///…</c> or a plain path whose store root is the
 /// folder above the <paramref name="container"/> segment (for example <c>/data/curated/…</c> → root <c>/data</c>).
 /// </summary>
-internal sealed record StoreLocation(IRunOutput Store, string Path)
+public sealed record StoreLocation(IRunOutput Store, string Path)
 {
     /// <summary>The setting naming the storage connection (default AzureWebJobsStorage).</summary>
     public const string ConnectionSetting = "FINSERVERLESS_STORAGE_CONNECTION";
 
+    /// <summary>Resolves <paramref name="uri"/>; <paramref name="container"/> is the container or folder the path must lie under.</summary>
     public static StoreLocation Parse(string uri, string container, string option, Func<string, string?> settings)
     {
         if (uri.StartsWith("blob://", StringComparison.Ordinal))

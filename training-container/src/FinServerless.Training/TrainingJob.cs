@@ -150,18 +150,19 @@ public static class TrainingJob
     }
 
     /// <summary>Stratified K-fold cross-validation; returns each fold's AUC on its held-out rows.</summary>
-    public static IReadOnlyList<double> CrossValidate(ITrainer trainer, TrainingTable table, int k, TrainerSettings settings, TrainingProgress progress, CancellationToken cancellationToken)
+    public static IReadOnlyList<double> CrossValidate(ITrainer trainer, TrainingTable table, int k, TrainerSettings settings, TrainingProgress progress, CancellationToken cancellationToken) =>
+        CrossValidate(trainer, table, Folds.Plan(table.Y, k, settings.Seed, EarlyStoppingShare), settings, progress, cancellationToken);
+
+    /// <summary>Cross-validation over a given fold plan; returns each fold's AUC on its test rows.</summary>
+    public static IReadOnlyList<double> CrossValidate(ITrainer trainer, TrainingTable table, IReadOnlyList<Folds.FoldPlan> plan, TrainerSettings settings, TrainingProgress progress, CancellationToken cancellationToken)
     {
-        var folds = Folds.Stratified(table.Y, k, settings.Seed);
         var auc = new List<double>();
-        for (var fold = 0; fold < k; fold++)
+        foreach (var fold in plan)
         {
-            var train = table.Subset(Enumerable.Range(0, table.Rows).Where(i => folds[i] != fold).ToArray());
-            var test = table.Subset(Enumerable.Range(0, table.Rows).Where(i => folds[i] == fold).ToArray());
-            var (fitRows, stopRows) = Folds.Split(train.Y, Enumerable.Range(0, train.Rows).ToArray(), EarlyStoppingShare, settings.Seed + 1);
-            using var model = trainer.Train(train.Subset(fitRows), train.Subset(stopRows), settings, TrainingProgress.None, cancellationToken);
+            var test = table.Subset(fold.Test);
+            using var model = trainer.Train(table.Subset(fold.Fit), table.Subset(fold.Stop), settings, TrainingProgress.None, cancellationToken);
             auc.Add(Metrics.Auc(model.Predict(test), test.Y));
-            progress.Report(trainer.Name, "cross-validation", fold + 1, k, "fold_auc", auc[^1]);
+            progress.Report(trainer.Name, "cross-validation", auc.Count, plan.Count, "fold_auc", auc[^1]);
         }
 
         return auc;

@@ -26,6 +26,24 @@ public static class Folds
         return fold;
     }
 
+    /// <summary>One cross-validation fold: rows to fit on, rows for early stopping, rows to test on (indices into the table).</summary>
+    public sealed record FoldPlan(int[] Fit, int[] Stop, int[] Test);
+
+    /// <summary>
+    /// The K folds of a stratified cross-validation, each with its early-stopping rows (a stratified
+    /// <paramref name="stopShare"/> of the fold's training rows); written out, it lets another tool use the very same rows.
+    /// </summary>
+    public static IReadOnlyList<FoldPlan> Plan(IReadOnlyList<float> labels, int k, int seed, double stopShare)
+    {
+        var folds = Stratified(labels, k, seed);
+        return Enumerable.Range(0, k).Select(fold =>
+        {
+            var train = Enumerable.Range(0, labels.Count).Where(i => folds[i] != fold).ToArray();
+            var (fit, stop) = Split(labels, train, stopShare, seed + 1);
+            return new FoldPlan(fit, stop, Enumerable.Range(0, labels.Count).Where(i => folds[i] == fold).ToArray());
+        }).ToList();
+    }
+
     /// <summary>A stratified split of the given rows into (train, holdout) with about <paramref name="holdoutShare"/> held out.</summary>
     public static (int[] Train, int[] Holdout) Split(IReadOnlyList<float> labels, IReadOnlyList<int> rows, double holdoutShare, int seed)
     {

@@ -54,7 +54,8 @@ public sealed class Hyperparameters
         var value = fallback;
         if (_values[name] is { } node)
         {
-            if (node is not JsonValue v || !v.TryGetValue<double>(out value))
+            if (node.GetValueKind() != JsonValueKind.Number
+                || !double.TryParse(node.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out value))
             {
                 throw new TrainingInputException($"{_trainer} parameter '{name}' must be a number (got {node.ToJsonString()}).");
             }

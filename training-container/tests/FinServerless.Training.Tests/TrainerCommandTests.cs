@@ -1,0 +1,113 @@
+using System.Text.Json;
+using FinServerless.Datasets.Contracts;
+using FinServerless.Datasets.Ingest;
+using FinServerless.Testing;
+using FinServerless.Trainer;
+
+namespace FinServerless.Training.Tests;
+
+public sealed class TrainerCommandTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>, IDisposable
+{
+    private const string Contract = """
+        {"contractVersion": "1.0.0", "partner": "t", "dataset": "d", "file": {"delimiter": ",", "header": true},
+         "rules": {"minRows": 0, "maxRejectedShare": 1}, "missingTokens": ["", "NA"],
+         "columns": [{"name": "id", "type": "integer", "role": "id"}, {"name": "x", "type": "float"},
+                     {"name": "y", "type": "integer", "role": "target", "nullable": true}]}
+        """;
+
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("finserverless-trainer-cli-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    private async Task<string> CurateAsync(IEnumerable<string> rows)
+    {
+        var csv = TrainingData.WriteCsv(_folder.FullName, "id,x,y", rows);
+        var contract = DatasetContract.Parse(System.Text.Encoding.UTF8.GetBytes(Contract), "test contract");
+        await using var input = File.OpenRead(csv);
+        var outcome = await IngestEngine.RunAsync(input, csv, contract, Guid.NewGuid().ToString("N"), new FolderRunOutput(Path.Combine(_folder.FullName, "store")));
+        Assert.Equal(IngestState.Curated, outcome.State);
+        return Path.Combine(_folder.FullName, "store", outcome.ManifestPath!);
+    }
+
+    private static async Task<(int Code, string Out, string Err)> RunAsync(Func<string, string?>? environment, params string[] args)
+    {
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        var code = await TrainerCommand.RunAsync(args, stdout, stderr, environment ?? (_ => null), CancellationToken.None);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private string Models => Path.Combine(_folder.FullName, "store", "models", "m");
+
+    [Fact]
+    public async Task Empty_dataset_is_bad_input()
+    {
+        var run = await CurateAsync([]);
+        var (code, _, err) = await RunAsync(null, "--input", run, "--output", Models, "--trainer", "xgboost");
+        Assert.Equal(2, code);
+        Assert.Contains("is empty: no rows to train on", err);
+    }
+
+    [Fact]
+    public async Task One_class_only_is_bad_input()
+    {
+        var run = await CurateAsync(Enumerable.Range(1, 50).Select(i => $"{i},{i * 0.5},0"));
+        var (code, _, err) = await RunAsync(null, "--input", run, "--output", Models, "--trainer", "scorecard");
+        Assert.Equal(2, code);
+        Assert.Contains("only one class", err);
+    }
+
+    [Fact]
+    public async Task NaN_target_is_bad_input_naming_the_line()
+    {
+        var run = await CurateAsync(Enumerable.Range(1, 50).Select(i => i == 7 ? $"{i},1.5," : $"{i},{i},{i % 2}"));
+        var (code, _, err) = await RunAsync(null, "--input", run, "--output", Models, "--trainer", "mlp");
+        Assert.Equal(2, code);
+        Assert.Contains("target 'y' is missing", err);
+        Assert.Contains("line 8", err);
+    }
+
+    [Fact]
+    public async Task Missing_feature_unknown_parameter_and_bad_settings_are_bad_input()
+    {
+        var run = await CurateAsync(Enumerable.Range(1, 50).Select(i => $"{i},{i},{i % 2}"));
+        var missing = await RunAsync(null, "--input", run, "--output", Models, "--trainer", "xgboost", "--features", "x,income");
+        Assert.Equal(2, missing.Code);
+        Assert.Contains("lacks feature(s) 'income'", missing.Err);
+
+        var typo = await RunAsync(null, "--input", run, "--output", Models, "--trainer", "xgboost", "--params", "{\"max_dept\": 3}");
+        Assert.Equal(2, typo.Code);
+        Assert.Contains("Unknown xgboost parameter(s) 'max_dept'", typo.Err);
+
+        var trainer = await RunAsync(null, "--input", run, "--output", Models, "--trainer", "forest");
+        Assert.Equal(2, trainer.Code);
+        Assert.Contains("Unknown trainer 'forest'", trainer.Err);
+
+        var noInput = await RunAsync(null, "--output", Models, "--trainer", "xgboost");
+        Assert.Equal(2, noInput.Code);
+        Assert.Contains("--input (or FINSERVERLESS_TRAIN_INPUT) is required", noInput.Err);
+    }
+
+    [Fact]
+    public async Task Trains_from_blob_storage_through_environment_settings_and_writes_status()
+    {
+        var store = new BlobRunOutput(azurite.Blobs);
+        var run = await TrainingData.IngestAsync(store, TrainingData.TaiwanCsv, "taiwan-credit");
+        var settings = new Dictionary<string, string?>
+        {
+            ["AzureWebJobsStorage"] = azurite.ConnectionString,
+            ["FINSERVERLESS_TRAIN_INPUT"] = $"blob://{run}",
+            ["FINSERVERLESS_TRAIN_OUTPUT"] = "blob://models/taiwan-card/v7",
+            ["FINSERVERLESS_TRAIN_TRAINER"] = "scorecard",
+            ["FINSERVERLESS_TRAIN_STATUS"] = "blob://models/taiwan-card/v7/status.json",
+        };
+
+        var (code, stdout, err) = await RunAsync(settings.GetValueOrDefault);
+        Assert.True(code == 0, err);
+        Assert.Contains("progress trainer=scorecard phase=fit", stdout);
+        Assert.Contains("result {\"state\":\"succeeded\",\"model\":\"taiwan-card@v7\"", stdout);
+        Assert.NotNull(await store.ReadAsync("models/taiwan-card/v7/manifest.json", default));
+        using var status = JsonDocument.Parse((await store.ReadAsync("models/taiwan-card/v7/status.json", default))!);
+        Assert.Equal("succeeded", status.RootElement.GetProperty("state").GetString());
+        Assert.Equal(0, status.RootElement.GetProperty("exitCode").GetInt32());
+    }
+}
