@@ -34,8 +34,6 @@ public static class BatchScorer
         }
 
         CheckFeatures(run, model.Manifest);
-        var runManifestBytes = await store.ReadAsync(runManifestPath, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"Curated manifest {store.Describe(runManifestPath)} does not exist.");
         var clock = Stopwatch.StartNew();
         var results = new PartResult[run.Parts.Count];
         var parallel = Math.Max(1, Math.Min(options.Partitions, run.Parts.Count));
@@ -72,10 +70,37 @@ public static class BatchScorer
             }
         }
 
-        var bands = options.Bands.Names.ToDictionary(n => n, _ => 0L);
-        foreach (var r in results)
+        return await CommitAsync(run, runManifestPath, store, model.Manifest, results.Select(r => r.Scored).ToList(), clock.Elapsed.TotalSeconds, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Scores one part of a run and writes its score part (an orchestration's fan-out step); the run is committed
+    /// by <see cref="CommitAsync"/> once every part is scored. Scoring a part again rewrites the same file.
+    /// </summary>
+    public static async Task<ScoredPart> ScorePartAsync(RunManifest run, int index, IRunOutput store, LoadedModel model, ScoreOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new ScoreOptions();
+        CheckFeatures(run, model.Manifest);
+        return (await ScorePartAsync(run, index, ScorePrefix(run, model.Manifest), store, model, model.Session, options, cancellationToken).ConfigureAwait(false)).Scored;
+    }
+
+    /// <summary>Writes the score run's manifest (create-only: the first commit wins) from its scored parts, in part order.</summary>
+    public static async Task<ScoreOutcome> CommitAsync(
+        RunManifest run, string runManifestPath, IRunOutput store, ModelManifest model, IReadOnlyList<ScoredPart> parts, double totalSeconds, ScoreOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new ScoreOptions();
+        if (parts.Count != run.Parts.Count)
         {
-            for (var b = 0; b < r.BandCounts.Length; b++)
+            throw new InvalidOperationException($"Run {run.RunId} has {run.Parts.Count} parts but {parts.Count} were scored; a score run commits only when every part is scored.");
+        }
+
+        var manifestPath = ScorePrefix(run, model) + "_manifest.json";
+        var runManifestBytes = await store.ReadAsync(runManifestPath, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Curated manifest {store.Describe(runManifestPath)} does not exist.");
+        var bands = options.Bands.Names.ToDictionary(n => n, _ => 0L);
+        foreach (var r in parts)
+        {
+            for (var b = 0; b < r.BandCounts.Count; b++)
             {
                 bands[options.Bands.Names[b]] += r.BandCounts[b];
             }
@@ -87,14 +112,14 @@ public static class BatchScorer
             Dataset = run.Dataset,
             RunId = run.RunId,
             CreatedAt = DateTimeOffset.UtcNow,
-            Model = new ModelRef(model.Manifest.Name, model.Manifest.Version, model.Manifest.Onnx.Sha256, model.Manifest.Trainer),
+            Model = new ModelRef(model.Name, model.Version, model.Onnx.Sha256, model.Trainer),
             Input = new ScoreInput(runManifestPath, Convert.ToHexStringLower(SHA256.HashData(runManifestBytes)), run.RunId, run.Parts),
-            Rows = results.Sum(r => r.Part.Rows),
+            Rows = parts.Sum(r => r.Part.Rows),
             Bands = bands,
             BandCutoffs = options.Bands.ToString(),
             Columns = OutputColumns(run),
-            Parts = results.Select(r => r.Part).ToList(),
-            Timings = new ScoreTimings(clock.Elapsed.TotalSeconds, results.Sum(r => r.RunSeconds), results.Sum(r => r.PrepareSeconds), results.Sum(r => r.WriteSeconds)),
+            Parts = parts.Select(r => r.Part).ToList(),
+            Timings = new ScoreTimings(totalSeconds, parts.Sum(r => r.RunSeconds), parts.Sum(r => r.PrepareSeconds), parts.Sum(r => r.WriteSeconds)),
             CodeVersion = options.CodeVersion,
         };
 
@@ -125,7 +150,7 @@ public static class BatchScorer
     private static IReadOnlyList<string> OutputColumns(RunManifest run) =>
         [.. run.IdColumns, "probability_of_default", "risk_band", "model"];
 
-    private sealed record PartResult(RunPart Part, long[] BandCounts, double RunSeconds, double PrepareSeconds, double WriteSeconds);
+    private sealed record PartResult(ScoredPart Scored);
 
     private static async Task<PartResult> ScorePartAsync(RunManifest run, int index, string prefix, IRunOutput store, LoadedModel model, InferenceSession session, ScoreOptions options, CancellationToken cancellationToken)
     {
@@ -146,7 +171,7 @@ public static class BatchScorer
         var path = prefix + RunPaths.Part(index);
         await store.WriteAsync(path, writer.Written, "text/csv", createOnly: false, cancellationToken).ConfigureAwait(false);
         var part = new RunPart(path, timing.Rows, writer.Length, Convert.ToHexStringLower(SHA256.HashData(writer.Written.Span)));
-        return new PartResult(part, bandCounts, timing.RunSeconds, timing.PrepareSeconds, write.Elapsed.TotalSeconds);
+        return new PartResult(new ScoredPart(part, bandCounts, timing.RunSeconds, timing.PrepareSeconds, write.Elapsed.TotalSeconds));
     }
 
     private static (long Rows, double RunSeconds, double PrepareSeconds) ScoreRows(

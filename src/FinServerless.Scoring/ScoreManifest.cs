@@ -84,4 +84,8 @@ public sealed record ScoreOptions
 }
 
 /// <summary>The result of a score run.</summary>
+/// <summary>One scored part: the file written, rows per band (in band order) and where the time went.</summary>
+public sealed record ScoredPart(Datasets.Ingest.RunPart Part, IReadOnlyList<long> BandCounts, double RunSeconds, double PrepareSeconds, double WriteSeconds);
+
+/// <summary>The result of scoring a run: its manifest, where it is, and whether an earlier run had already committed it.</summary>
 public sealed record ScoreOutcome(ScoreManifest Manifest, string ManifestPath, bool AlreadyDone);

@@ -56,4 +56,62 @@ public static class Drift
         var psi = Psi(expected, actual);
         return new FeatureDrift(reference.Name, Math.Round(psi, 6), Band(psi));
     }
+
+    /// <summary>
+    /// PSI of each column present in both profiles, from the profiles alone (when the rows are no longer at hand, for
+    /// example a scoring run against a model's training profile). Categorical columns are exact; a numeric column's
+    /// current histogram is spread uniformly within its bins over the reference's bins, an approximation.
+    /// </summary>
+    public static IReadOnlyList<FeatureDrift> BetweenProfiles(DatasetProfile reference, DatasetProfile current, IEnumerable<string> columns)
+    {
+        var result = new List<FeatureDrift>();
+        foreach (var name in columns)
+        {
+            if (reference[name] is not { } r || current[name] is not { } c)
+            {
+                continue;
+            }
+
+            if (r.Categories is not null)
+            {
+                result.Add(Categorical(r, c));
+            }
+            else if (r.Histogram is { } rh && c.Histogram is { } ch && c.Min is { } min && c.Max is { } max)
+            {
+                var edges = rh.Edges.ToArray();
+                var mass = new double[edges.Length + 1];
+                for (var i = 0; i < ch.Shares.Count; i++)
+                {
+                    var lo = i == 0 ? min : ch.Edges[i - 1];
+                    var hi = i == ch.Shares.Count - 1 ? max : ch.Edges[i];
+                    Spread(edges, mass, lo, hi, ch.Shares[i]);
+                }
+
+                var counted = c.Count;
+                result.Add(Numeric(r, mass.Select(m => (long)Math.Round(m * counted)).ToArray(), c.Nulls));
+            }
+        }
+
+        return result;
+    }
+
+    private static void Spread(double[] edges, double[] mass, double lo, double hi, double share)
+    {
+        if (!(hi > lo))
+        {
+            mass[ColumnProfiler.BinOf(edges, lo)] += share;
+            return;
+        }
+
+        for (var b = 0; b <= edges.Length; b++)
+        {
+            var binLo = b == 0 ? double.NegativeInfinity : edges[b - 1];
+            var binHi = b == edges.Length ? double.PositiveInfinity : edges[b];
+            var overlap = Math.Min(hi, binHi) - Math.Max(lo, binLo);
+            if (overlap > 0)
+            {
+                mass[b] += share * overlap / (hi - lo);
+            }
+        }
+    }
 }

@@ -33,6 +33,25 @@ public sealed class BlobServiceClient
 
     internal StoragePipeline Pipeline { get; }
 
+    /// <summary>Names of the containers whose names start with <paramref name="prefix"/>, following pages as needed.</summary>
+    public async IAsyncEnumerable<string> GetBlobContainerNamesAsync(string? prefix = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        string? marker = null;
+        do
+        {
+            using var message = Pipeline.CreateMessage(RequestMethod.Get, string.Empty, ("comp", "list"), ("prefix", string.IsNullOrEmpty(prefix) ? null : prefix), ("marker", marker));
+            var response = await Pipeline.SendAsync(message, "List containers", prefix ?? string.Empty, cancellationToken, 200).ConfigureAwait(false);
+            var root = (await XDocument.LoadAsync(response.ContentStream!, LoadOptions.None, cancellationToken).ConfigureAwait(false)).Root!;
+            foreach (var container in root.Element("Containers")?.Elements("Container") ?? [])
+            {
+                yield return container.Element("Name")!.Value;
+            }
+
+            marker = root.Element("NextMarker")?.Value is { Length: > 0 } next ? next : null;
+        }
+        while (marker is not null);
+    }
+
     /// <summary>A client for one container (no request is made).</summary>
     public BlobContainerClient GetBlobContainerClient(string containerName) => new(this, containerName);
 

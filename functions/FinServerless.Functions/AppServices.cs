@@ -1,0 +1,115 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using FinServerless.Datasets.Ingest;
+using FinServerless.Functions.Jobs;
+using FinServerless.Scoring;
+using FinServerless.Storage;
+using FinServerless.Storage.Blobs;
+
+namespace FinServerless.Functions;
+
+/// <summary>What every function shares: storage clients, the model store, a cache of loaded models, the job dispatcher.</summary>
+public sealed class AppServices : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<Task<LoadedModel>>> _models = new();
+
+    /// <summary>Builds the services from settings.</summary>
+    public AppServices(AppSettings settings)
+    {
+        Settings = settings;
+        Connection = StorageConnection.FromSettings(AppSettings.Storage, settings.Reader);
+        Blobs = Connection.CreateBlobServiceClient();
+        Store = new BlobRunOutput(Blobs);
+        Models = new ModelStore(Store);
+        Bands = settings.Get(AppSettings.RiskBands) is { } bands ? RiskBands.Parse(bands, AppSettings.RiskBands) : RiskBands.Default;
+        Jobs = settings.Get(AppSettings.TrainingDispatcher) switch
+        {
+            null or "local" => new LocalProcessDispatcher(settings),
+            "containerapps" => new ContainerAppsDispatcher(settings),
+            var other => throw new InvalidOperationException($"Setting {AppSettings.TrainingDispatcher} is '{other}'; use local or containerapps."),
+        };
+    }
+
+    /// <summary>Settings.</summary>
+    public AppSettings Settings { get; }
+
+    /// <summary>The storage connection.</summary>
+    public StorageConnection Connection { get; }
+
+    /// <summary>Blob service.</summary>
+    public BlobServiceClient Blobs { get; }
+
+    /// <summary>Blob paths as container/path.</summary>
+    public BlobRunOutput Store { get; }
+
+    /// <summary>Model versions and champions.</summary>
+    public ModelStore Models { get; }
+
+    /// <summary>Risk bands.</summary>
+    public RiskBands Bands { get; }
+
+    /// <summary>Where training jobs run.</summary>
+    public ITrainingJobDispatcher Jobs { get; }
+
+    /// <summary>A loaded model (ONNX session) by "name@version", loaded once; "name@champion" is resolved on every call.</summary>
+    public async Task<LoadedModel> LoadModelAsync(string reference, CancellationToken cancellationToken)
+    {
+        var at = reference.IndexOf('@');
+        if (at > 0 && reference[(at + 1)..] == "champion")
+        {
+            var champion = await Models.GetChampionAsync(reference[..at], cancellationToken).ConfigureAwait(false)
+                ?? throw new ModelException($"Model '{reference[..at]}' has no champion yet; train and promote a version first, or name a version.");
+            reference = $"{champion.Model}@{champion.Version}";
+        }
+
+        var entry = _models.GetOrAdd(reference, r => new Lazy<Task<LoadedModel>>(() => Models.LoadAsync(r, cancellationToken: CancellationToken.None)));
+        try
+        {
+            return await entry.Value.ConfigureAwait(false);
+        }
+        catch
+        {
+            _models.TryRemove(reference, out _);
+            throw;
+        }
+    }
+
+    /// <summary>Reads and parses a curated run manifest.</summary>
+    public async Task<RunManifest> ReadRunAsync(string manifestPath, CancellationToken cancellationToken)
+    {
+        var bytes = await Store.ReadAsync(manifestPath, cancellationToken).ConfigureAwait(false)
+            ?? throw new ModelException($"Curated run manifest {manifestPath} does not exist.");
+        return JsonSerializer.Deserialize<RunManifest>(bytes, RunManifest.JsonOptions)!;
+    }
+
+    /// <summary>The newest committed curated run of a partner's dataset (manifest path), or null.</summary>
+    public async Task<(string Path, RunManifest Run)?> LatestRunAsync(string partner, string dataset, CancellationToken cancellationToken)
+    {
+        (string, RunManifest)? latest = null;
+        await foreach (var item in Blobs.GetBlobContainerClient(RunPaths.CuratedContainer).GetBlobsAsync($"{partner}/{dataset}/", cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (!item.Name.EndsWith("/_manifest.json", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var path = $"{RunPaths.CuratedContainer}/{item.Name}";
+            var run = await ReadRunAsync(path, cancellationToken).ConfigureAwait(false);
+            if (latest is null || run.CreatedAt > latest.Value.Item2.CreatedAt)
+            {
+                latest = (path, run);
+            }
+        }
+
+        return latest;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var entry in _models.Values.Where(e => e.IsValueCreated && e.Value.IsCompletedSuccessfully))
+        {
+            entry.Value.Result.Dispose();
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using System.Globalization;
+
+namespace FinServerless.Functions;
+
+/// <summary>
+/// Every setting the function app reads, by name (the Bicep sets each of them; a test cross-checks). Values come
+/// from the environment, as the Functions host passes app settings (local.settings.json under the dev host).
+/// </summary>
+public sealed class AppSettings(Func<string, string?> read)
+{
+    /// <summary>The storage connection (a connection string, or identity-based <c>AzureWebJobsStorage__*</c> settings).</summary>
+    public const string Storage = "AzureWebJobsStorage";
+
+    /// <summary>Largest number of rows one synchronous ScoreBatch call accepts (413 beyond). Default 10,000.</summary>
+    public const string ScoreMaxRows = "FINSERVERLESS_SCORE_MAX_ROWS";
+
+    /// <summary>How much a candidate's AUC must exceed the champion's (on the same held-out rows) to be promoted. Default 0.002.</summary>
+    public const string PromotionMargin = "FINSERVERLESS_PROMOTION_MARGIN";
+
+    /// <summary>NCRONTAB (six fields) of NightlyRescore, read by the host from function.json. Default "0 0 2 * * *".</summary>
+    public const string RescoreSchedule = "FINSERVERLESS_RESCORE_SCHEDULE";
+
+    /// <summary>Risk band cut-offs, for example "A:0.02,B:0.05,C:0.1,D:0.2,E". Default as shown.</summary>
+    public const string RiskBands = "FINSERVERLESS_RISK_BANDS";
+
+    /// <summary>"local" (a process on this machine) or "containerapps" (an Azure Container Apps job). Default local.</summary>
+    public const string TrainingDispatcher = "FINSERVERLESS_TRAINING_DISPATCHER";
+
+    /// <summary>Local dispatcher: the trainer command line (default: the training container's build output, run with dotnet).</summary>
+    public const string TrainerCommand = "FINSERVERLESS_TRAINER_COMMAND";
+
+    /// <summary>Container Apps dispatcher: the job's resource id (/subscriptions/…/providers/Microsoft.App/jobs/{name}).</summary>
+    public const string TrainingJobResourceId = "FINSERVERLESS_TRAINING_JOB_ID";
+
+    /// <summary>Client id of the user-assigned managed identity (ARM calls and storage).</summary>
+    public const string ManagedIdentityClientId = "AZURE_CLIENT_ID";
+
+    /// <summary>Device the trainer uses: cpu or cuda. Default cpu.</summary>
+    public const string TrainingDevice = "FINSERVERLESS_TRAINING_DEVICE";
+
+    /// <summary>Minutes before TrainModel gives up on a training job. Default 120.</summary>
+    public const string TrainingTimeoutMinutes = "FINSERVERLESS_TRAINING_TIMEOUT_MINUTES";
+
+    /// <summary>Seconds between TrainModel's checks of a running job. Default 30.</summary>
+    public const string TrainingPollSeconds = "FINSERVERLESS_TRAINING_POLL_SECONDS";
+
+    /// <summary>Every setting name above (for documentation and the deployment test).</summary>
+    public static IReadOnlyList<string> All { get; } =
+    [
+        Storage, ScoreMaxRows, PromotionMargin, RescoreSchedule, RiskBands, TrainingDispatcher, TrainerCommand,
+        TrainingJobResourceId, ManagedIdentityClientId, TrainingDevice, TrainingTimeoutMinutes, TrainingPollSeconds,
+    ];
+
+    /// <summary>A raw setting.</summary>
+    public string? Get(string name) => read(name) is { Length: > 0 } v ? v : null;
+
+    /// <summary>A number setting, with a clear error naming it when it is not a number.</summary>
+    public double Number(string name, double fallback, double min = double.MinValue)
+    {
+        if (Get(name) is not { } text)
+        {
+            return fallback;
+        }
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= min
+            ? v
+            : throw new InvalidOperationException($"Setting {name} must be a number ≥ {min.ToString(CultureInfo.InvariantCulture)} (got '{text}').");
+    }
+
+    /// <summary>The reader itself (for the storage connection's __ settings).</summary>
+    public Func<string, string?> Reader => read;
+}

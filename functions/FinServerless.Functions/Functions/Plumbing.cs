@@ -1,0 +1,83 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FinServerless.Durable.Orchestration;
+using FinServerless.Functions.Handler;
+
+namespace FinServerless.Functions.Functions;
+
+/// <summary>Activity invocations: the input JSON from the trigger binding, the result as ReturnValue.</summary>
+public static class Activities
+{
+    /// <summary>Runs an activity with a typed input and output.</summary>
+    public static async Task<InvocationResponse> Run<TIn, TOut>(InvocationRequest request, Func<TIn, Task<TOut>> body)
+    {
+        var json = request.Json("input") ?? throw new ArgumentException("The activity received no input.");
+        var input = JsonSerializer.Deserialize<TIn>(json, Envelope.Options) ?? throw new ArgumentException("The activity's input is null.");
+        return new InvocationResponse { ReturnValue = await body(input).ConfigureAwait(false) };
+    }
+}
+
+/// <summary>Orchestrator invocations: base64 protobuf OrchestratorRequest in, base64 OrchestratorResponse out (as a JSON string).</summary>
+public static class Orchestrations
+{
+    /// <summary>Replays <paramref name="orchestrator"/> over the request's history.</summary>
+    public static InvocationResponse Run(InvocationRequest request, Orchestrator orchestrator)
+    {
+        var context = request.Text("context") ?? throw new ArgumentException("The orchestration trigger carried no context.");
+        return new InvocationResponse { ReturnValue = OrchestrationExecutor.ExecuteBase64(context, orchestrator) };
+    }
+
+    /// <summary>The training orchestration.</summary>
+    public static Task<object?> TrainModel(TaskOrchestrationContext context) => TrainingOrchestration.RunAsync(context);
+
+    /// <summary>The portfolio rescoring orchestration.</summary>
+    public static Task<object?> RescorePortfolio(TaskOrchestrationContext context) => RescoreOrchestration.RunAsync(context);
+}
+
+/// <summary>
+/// The durable client binding as the extension passes it to a custom handler (passthrough): the task hub's HTTP
+/// base URL and the query string it requires; orchestrations are started through that HTTP API.
+/// </summary>
+public static class DurableClient
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Starts <paramref name="orchestrator"/> with <paramref name="inputJson"/>; answers 202 with the management URLs when the trigger is HTTP.</summary>
+    public static async Task<InvocationResponse> StartAsync(InvocationRequest request, string orchestrator, string? inputJson, CancellationToken cancellationToken)
+    {
+        var response = new InvocationResponse();
+        var isHttp = request.Data.ContainsKey("req");
+        if (isHttp)
+        {
+            try
+            {
+                if (orchestrator == "TrainModel")
+                {
+                    TrainingOrchestration.Validate(JsonSerializer.Deserialize<TrainModelInput>(inputJson ?? "null", Envelope.Options));
+                }
+            }
+            catch (Exception ex) when (ex is JsonException or ArgumentException)
+            {
+                return response.Error(400, "BadRequest", $"The request body must be a JSON object such as {{\"partner\":\"demo\",\"dataset\":\"taiwan-credit\",\"trainer\":\"xgboost\"}}: {ex.Message}");
+            }
+        }
+
+        var client = JsonNode.Parse(request.Json("starter") ?? throw new ArgumentException("The durableClient binding is missing."))!;
+        var baseUrl = client["httpBaseUrl"]?.GetValue<string>() ?? throw new InvalidOperationException("The durableClient binding has no httpBaseUrl (Durable extension too old?).");
+        var query = client["requiredQueryStringParameters"]?.GetValue<string>();
+        var url = $"{baseUrl.TrimEnd('/')}/orchestrators/{orchestrator}{(string.IsNullOrEmpty(query) ? string.Empty : "?" + query)}";
+        using var content = new StringContent(inputJson ?? "null", System.Text.Encoding.UTF8, "application/json");
+        using var started = await Http.PostAsync(url, content, cancellationToken).ConfigureAwait(false);
+        var body = await started.Content.ReadFromJsonAsync<JsonObject>(cancellationToken).ConfigureAwait(false);
+        if (!started.IsSuccessStatusCode || body is null)
+        {
+            throw new InvalidOperationException($"Starting {orchestrator} failed: the durable API answered {(int)started.StatusCode}.");
+        }
+
+        response.Logs.Add($"started {orchestrator} instance {body["id"]}");
+        return isHttp
+            ? response.Http(202, body, headers: new Dictionary<string, string> { ["Location"] = body["statusQueryGetUri"]?.GetValue<string>() ?? string.Empty })
+            : response;
+    }
+}

@@ -1,0 +1,86 @@
+using System.Text.Json;
+using FinServerless.Datasets.Ingest;
+using FinServerless.Datasets.Profiling;
+using FinServerless.Scoring;
+
+namespace FinServerless.Functions.Functions;
+
+/// <summary>The activities of RescorePortfolio.</summary>
+public static class RescoreActivities
+{
+    /// <summary>For each champion (of the requested models), the newest curated run of the dataset it was trained on.</summary>
+    public static async Task<List<RescoreItem>> ListLatestRunsAsync(AppServices app, RescoreInput input, CancellationToken cancellationToken)
+    {
+        var items = new List<RescoreItem>();
+        await foreach (var blob in app.Blobs.GetBlobContainerClient("models").GetBlobsAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (!blob.Name.EndsWith("/champion.json", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var name = blob.Name[..blob.Name.IndexOf('/')];
+            if (input.Models is { Count: > 0 } wanted && !wanted.Contains(name))
+            {
+                continue;
+            }
+
+            var champion = (await app.Models.GetChampionAsync(name, cancellationToken).ConfigureAwait(false))!;
+            var manifest = await app.Models.ReadManifestAsync(champion.Model, champion.Version, cancellationToken).ConfigureAwait(false);
+            var partner = manifest.Lineage?.GetValueOrDefault("partner");
+            var dataset = manifest.Lineage?.GetValueOrDefault("dataset");
+            if (partner is null || dataset is null)
+            {
+                items.Add(new RescoreItem(string.Empty, string.Empty, string.Empty, string.Empty, champion.Model, champion.Version, 0, "the champion's manifest names no partner/dataset in its lineage"));
+                continue;
+            }
+
+            var latest = await app.LatestRunAsync(partner, dataset, cancellationToken).ConfigureAwait(false);
+            if (latest is not { } found)
+            {
+                items.Add(new RescoreItem(string.Empty, partner, dataset, string.Empty, champion.Model, champion.Version, 0, "no curated run"));
+                continue;
+            }
+
+            items.Add(new RescoreItem(found.Path, partner, dataset, found.Run.RunId, champion.Model, champion.Version, found.Run.Parts.Count));
+        }
+
+        return items;
+    }
+
+    /// <summary>Scores one part of a run.</summary>
+    public static async Task<ScoredPart> ScorePartitionAsync(AppServices app, PartitionWork work, CancellationToken cancellationToken)
+    {
+        var run = await app.ReadRunAsync(work.RunManifest, cancellationToken).ConfigureAwait(false);
+        var model = await app.LoadModelAsync(work.Model, cancellationToken).ConfigureAwait(false);
+        return await BatchScorer.ScorePartAsync(run, work.Part, app.Store, model, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Commits each score run and writes the summary with drift against each champion's training profile.</summary>
+    public static async Task<RescoreSummary> CommitAsync(AppServices app, RescoreCommit commit, CancellationToken cancellationToken)
+    {
+        var runs = new List<RescoredRun>();
+        var work = commit.Items.Where(i => i.Skipped is null).ToList();
+        for (var i = 0; i < work.Count; i++)
+        {
+            var item = work[i];
+            var run = await app.ReadRunAsync(item.RunManifest, cancellationToken).ConfigureAwait(false);
+            var model = await app.Models.ReadManifestAsync(item.Model, item.Version, cancellationToken).ConfigureAwait(false);
+            var outcome = await BatchScorer.CommitAsync(run, item.RunManifest, app.Store, model, commit.Parts[i], 0, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<FeatureDrift> drift = [];
+            if (model.Lineage?.GetValueOrDefault("curatedManifest") is { } trainingRun && await app.Store.ReadAsync(trainingRun, cancellationToken).ConfigureAwait(false) is { } bytes)
+            {
+                var reference = JsonSerializer.Deserialize<RunManifest>(bytes, RunManifest.JsonOptions)!.Profile;
+                drift = Drift.BetweenProfiles(reference, run.Profile, model.Features.Select(f => f.Name));
+            }
+
+            runs.Add(new RescoredRun(item.Partner, item.Dataset, item.RunId, model.Id, outcome.Manifest.Rows, outcome.ManifestPath, outcome.Manifest.Bands,
+                drift.Count == 0 ? "unknown" : Drift.Band(drift.Max(d => d.Psi)), drift));
+        }
+
+        var path = $"scores/_rescore/{commit.InstanceId}/summary.json";
+        var summary = new RescoreSummary(commit.InstanceId, DateTimeOffset.UtcNow, path, runs, commit.Items.Where(i => i.Skipped is not null).ToList());
+        await app.Store.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(summary, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
+        return summary;
+    }
+}

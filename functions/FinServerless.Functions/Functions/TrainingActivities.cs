@@ -1,0 +1,152 @@
+using System.Globalization;
+using System.Text.Json;
+using FinServerless.Functions.Jobs;
+using FinServerless.Scoring;
+using FinServerless.Training;
+using FinServerless.Training.Data;
+using FinServerless.Training.Evaluation;
+
+namespace FinServerless.Functions.Functions;
+
+/// <summary>The activities of TrainModel.</summary>
+public static class TrainingActivities
+{
+    /// <summary>Finds the newest curated run and fixes the model version and every setting of the job.</summary>
+    public static async Task<PreparedTraining> PrepareAsync(AppServices app, TrainModelInput input, CancellationToken cancellationToken)
+    {
+        TrainingOrchestration.Validate(input);
+        var latest = await app.LatestRunAsync(input.Partner, input.Dataset, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"No curated run exists for partner '{input.Partner}' and dataset '{input.Dataset}'; ingest a file into inbox-{input.Partner}/{input.Dataset}/ first.");
+        var (path, run) = latest;
+        var model = input.Model ?? $"{input.Dataset}-{input.Trainer}";
+        var version = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..6];
+        return new PreparedTraining(
+            path, run.RunId, run.Rows.Accepted, model, version, input.Trainer, input.Params?.ToJsonString(), input.Seed,
+            app.Settings.Get(AppSettings.TrainingDevice) ?? "cpu", "holdout:0.2",
+            input.TimeoutMinutes ?? app.Settings.Number(AppSettings.TrainingTimeoutMinutes, 120, 1),
+            app.Settings.Number(AppSettings.TrainingPollSeconds, 30, 0.1),
+            input.Rescore);
+    }
+
+    /// <summary>Starts the training container job with its whole contract in environment variables.</summary>
+    public static Task<string> DispatchAsync(AppServices app, PreparedTraining job, CancellationToken cancellationToken)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["FINSERVERLESS_TRAIN_INPUT"] = $"blob://{job.RunManifest}",
+            ["FINSERVERLESS_TRAIN_OUTPUT"] = $"blob://models/{job.Model}/{job.Version}",
+            ["FINSERVERLESS_TRAIN_STATUS"] = $"blob://models/{job.Model}/{job.Version}/status.json",
+            ["FINSERVERLESS_TRAIN_TRAINER"] = job.Trainer,
+            ["FINSERVERLESS_TRAIN_SEED"] = job.Seed.ToString(CultureInfo.InvariantCulture),
+            ["FINSERVERLESS_TRAIN_VALIDATION"] = job.Validation,
+            ["FINSERVERLESS_TRAIN_DEVICE"] = job.Device,
+        };
+        if (job.ParamsJson is not null)
+        {
+            environment["FINSERVERLESS_TRAIN_PARAMS"] = job.ParamsJson;
+        }
+
+        return app.Jobs.StartAsync(new TrainingJobSpec($"{job.Model}-{job.Version}", environment), cancellationToken);
+    }
+
+    /// <summary>The job's state: the trainer's status blob decides how it ended; the dispatcher says whether it still runs.</summary>
+    public static async Task<TrainingJobStatus> StatusAsync(AppServices app, JobQuery query, CancellationToken cancellationToken)
+    {
+        var folder = $"models/{query.Model}/{query.Version}/";
+        string? state = null, line = null, reason = null;
+        if (await app.Store.ReadAsync(folder + "status.json", cancellationToken).ConfigureAwait(false) is { } bytes)
+        {
+            using var status = JsonDocument.Parse(bytes);
+            var root = status.RootElement;
+            state = root.TryGetProperty("state", out var s) ? s.GetString() : null;
+            line = root.TryGetProperty("line", out var l) ? l.GetString()
+                : root.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Object ? new ProgressLine(p).Text : null;
+            reason = root.TryGetProperty("detail", out var d) && d.ValueKind == JsonValueKind.Object && d.TryGetProperty("reason", out var r) ? r.GetString() : null;
+        }
+
+        if (state == "succeeded")
+        {
+            return new TrainingJobStatus(JobState.Succeeded, line, null);
+        }
+
+        if (state is "failed" or "cancelled")
+        {
+            return new TrainingJobStatus(JobState.Failed, line, reason ?? "the trainer reported failure");
+        }
+
+        var job = await app.Jobs.GetStateAsync(query.ExecutionId, cancellationToken).ConfigureAwait(false);
+        return job.State switch
+        {
+            JobState.Running => new TrainingJobStatus(JobState.Running, line, job.Detail),
+            JobState.Succeeded when await app.Store.ReadAsync(folder + "manifest.json", cancellationToken).ConfigureAwait(false) is not null => new TrainingJobStatus(JobState.Succeeded, line, null),
+            _ => new TrainingJobStatus(JobState.Failed, line, $"{job.Detail ?? job.State}; the trainer left no final status in {folder}status.json"),
+        };
+    }
+
+    /// <summary>Scores the candidate and the champion on the same held-out rows of the candidate's training run and decides.</summary>
+    public static async Task<PromotionDecision> EvaluateAsync(AppServices app, PreparedTraining job, CancellationToken cancellationToken)
+    {
+        var margin = app.Settings.Number(AppSettings.PromotionMargin, 0.002, 0);
+        var candidate = await app.Models.ReadManifestAsync(job.Model, job.Version, cancellationToken).ConfigureAwait(false);
+        var (table, _, _) = await TrainingTable.LoadAsync(app.Store, job.RunManifest, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var (holdout, _) = TrainingJob.ParseValidation(job.Validation);
+        var (_, testRows) = Folds.Split(table.Y, Enumerable.Range(0, table.Rows).ToArray(), holdout, job.Seed);
+        var test = table.Subset(testRows);
+        var candidateAuc = await AucAsync(app, candidate, test, cancellationToken).ConfigureAwait(false);
+
+        var champion = await app.Models.GetChampionAsync(job.Model, cancellationToken).ConfigureAwait(false);
+        PromotionDecision decision;
+        if (champion is null)
+        {
+            decision = new(job.Model, job.Version, candidateAuc, null, null, margin, true, "no champion yet: the first candidate becomes champion", test.Rows);
+        }
+        else
+        {
+            var championManifest = await app.Models.ReadManifestAsync(champion.Model, champion.Version, cancellationToken).ConfigureAwait(false);
+            double? championAuc = championManifest.Features.All(f => table.Features.Contains(f.Name))
+                ? await AucAsync(app, championManifest, test, cancellationToken).ConfigureAwait(false)
+                : null;
+            var promote = championAuc is null || candidateAuc - championAuc.Value >= margin;
+            var reason = championAuc is null
+                ? $"the champion {champion.Version} needs features this data lacks; the candidate replaces it"
+                : string.Create(CultureInfo.InvariantCulture, $"candidate AUC {candidateAuc:0.0000} vs champion {champion.Version} {championAuc:0.0000} on the same {test.Rows:N0} held-out rows: {(promote ? "wins" : "does not win")} by the margin {margin}");
+            decision = new(job.Model, job.Version, candidateAuc, champion.Version, championAuc, margin, promote, reason, test.Rows);
+        }
+
+        await app.Store.WriteAsync($"models/{job.Model}/{job.Version}/promotion.json", JsonSerializer.SerializeToUtf8Bytes(decision, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
+        return decision;
+    }
+
+    /// <summary>Makes the candidate the champion.</summary>
+    public static async Task<bool> PromoteAsync(AppServices app, PromotionDecision decision, CancellationToken cancellationToken)
+    {
+        await app.Models.PromoteAsync(decision.Model, decision.Version, decision.Reason, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private static async Task<double> AucAsync(AppServices app, ModelManifest manifest, TrainingTable test, CancellationToken cancellationToken)
+    {
+        var positions = manifest.Features.Select(f => test.Features.ToList().IndexOf(f.Name)).ToArray();
+        var x = new float[test.Rows * positions.Length];
+        for (var r = 0; r < test.Rows; r++)
+        {
+            for (var k = 0; k < positions.Length; k++)
+            {
+                var v = test.X[(r * test.Columns) + positions[k]];
+                x[(r * positions.Length) + k] = float.IsNaN(v) && manifest.Features[k].Impute is { } impute ? (float)impute : v;
+            }
+        }
+
+        var onnxPath = $"models/{manifest.Name}/{manifest.Version}/{manifest.Onnx.Path}";
+        var onnx = await app.Store.ReadAsync(onnxPath, cancellationToken).ConfigureAwait(false)
+            ?? throw new ModelException($"Model {manifest.Id}: {onnxPath} is missing.");
+        return Metrics.Auc(TrainingJob.PredictOnnx(manifest, onnx, x, test.Rows), test.Y);
+    }
+
+    private readonly struct ProgressLine(JsonElement progress)
+    {
+        public string Text => $"progress trainer={Get("trainer")} phase={Get("phase")} step={Get("step")}/{Get("total")}";
+
+        private string Get(string name) => progress.TryGetProperty(name, out var v) ? v.ToString() : "?";
+    }
+}
