@@ -8,8 +8,13 @@ internal static class CommandLine
     private const string Usage = """
         finserverless-devhost <verb> [options]
 
-          demo [--sample PATH]   end-to-end demo on a real sample file (Azurite started and stopped for you)
-          azurite                start Azurite on free ports and print its connection string until Ctrl+C
+          demo [--sample PATH] [--trainer xgboost|mlp|scorecard] [--app DIR]
+                                 end-to-end demo on a real sample file: Azurite, the function app under this dev host,
+                                 ingest → training over HTTP → champion → NightlyRescore (outputs in .demo/output)
+          start [--app DIR] [--settings FILE] [--port N]
+                                 run the function app like the Functions host, on the storage named by
+                                 AzureWebJobsStorage in local.settings.json (Ctrl+C stops)
+          azurite [--data DIR]   start Azurite on free ports and print its connection string until Ctrl+C
         """;
 
     public static async Task<int> RunAsync(string[] args)
@@ -25,8 +30,9 @@ internal static class CommandLine
         {
             return args.FirstOrDefault() switch
             {
-                "demo" => await Demo.RunAsync(Option(args, "--sample"), Console.Out, cancel.Token),
-                "azurite" => await RunAzuriteAsync(cancel.Token),
+                "demo" => await RunDemoAsync(args, cancel.Token),
+                "start" => await RunHostAsync(args, cancel.Token),
+                "azurite" => await RunAzuriteAsync(Option(args, "--data"), cancel.Token),
                 null or "-h" or "--help" or "help" => PrintUsage(0),
                 var other => PrintUsage(2, $"Unknown verb '{other}'."),
             };
@@ -36,7 +42,7 @@ internal static class CommandLine
             Console.Error.WriteLine("Cancelled.");
             return 130;
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FinServerless.Native.NativeLibraryNotFoundException or IOException or Azure.RequestFailedException)
+        catch (Exception ex) when (ex is InvalidOperationException or FinServerless.Native.NativeLibraryNotFoundException or IOException or Azure.RequestFailedException or TimeoutException or HttpRequestException)
         {
             Console.Error.WriteLine($"error: {ex.Message}");
             return 1;
@@ -60,9 +66,35 @@ internal static class CommandLine
         return code;
     }
 
-    private static async Task<int> RunAzuriteAsync(CancellationToken cancellationToken)
+    private static async Task<int> RunDemoAsync(string[] args, CancellationToken cancellationToken)
     {
-        await using var azurite = await AzuriteServer.StartAsync(cancellationToken: cancellationToken);
+        await Demo.RunAsync(Option(args, "--sample"), Option(args, "--app"), Path.Combine(FinServerless.Native.RepositoryLayout.Root, ".demo"), Option(args, "--trainer") ?? "xgboost", Console.Out, cancellationToken);
+        return 0;
+    }
+
+    private static async Task<int> RunHostAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var root = FinServerless.Native.RepositoryLayout.Root;
+        var settingsPath = Option(args, "--settings") ?? Path.Combine(root, "local.settings.json");
+        var settings = FunctionApp.LoadSettings(settingsPath);
+        var app = Option(args, "--app") ?? Path.Combine(root, "functions", "FinServerless.Functions", "bin", "Release", "net10.0");
+        var port = int.TryParse(Option(args, "--port"), out var p) ? p : 7071;
+        await using var host = await DevHostRuntime.StartAsync(new DevHostOptions { AppRoot = app, Settings = settings, Port = port }, cancellationToken);
+        Console.WriteLine($"FinServerless dev host: {host.BaseAddress} (settings {settingsPath}). Ctrl+C stops.");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return 0;
+    }
+
+    private static async Task<int> RunAzuriteAsync(string? data, CancellationToken cancellationToken)
+    {
+        await using var azurite = await AzuriteServer.StartAsync(new AzuriteOptions { Location = data }, cancellationToken);
         Console.WriteLine(azurite);
         Console.WriteLine($"AzureWebJobsStorage={azurite.ConnectionString}");
         Console.WriteLine("Press Ctrl+C to stop.");

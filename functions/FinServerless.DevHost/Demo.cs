@@ -1,144 +1,184 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Security.Cryptography;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using FinServerless.Azurite;
 using FinServerless.Native;
-using FinServerless.Onnx.Runtime;
-using FinServerless.Onnx.Writer;
-using FinServerless.Storage;
 using FinServerless.Storage.Blobs;
 
 namespace FinServerless.DevHost;
 
 /// <summary>
-/// The end-to-end demo (walking skeleton): a real Azurite, the sample partner file uploaded to its inbox and
-/// read back, a logistic model written as ONNX, stored as a model blob, loaded through ONNX Runtime's C API
-/// and used to score the file.
+/// The end-to-end demo, through the dev host exactly as a user drives the app: a real Azurite; the Taiwan
+/// sample dropped into <c>inbox-demo</c> with its contract; ingest from the BlobCreated event; training started
+/// over HTTP (TrainModel dispatches the trainer as a local process, watches it with durable timers, evaluates and
+/// promotes); NightlyRescore fired through the admin endpoint; the committed score run checked against the
+/// curated rows. Outputs are copied to .demo/output for inspection.
 /// </summary>
-internal static class Demo
+public static class Demo
 {
     private const string Partner = "demo";
     private const string Dataset = "taiwan-credit";
-    private const string TargetColumn = "default.payment.next.month";
 
-    public static async Task<int> RunAsync(string? samplePath, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>What the demo found (also used by the end-to-end test).</summary>
+    public sealed record Summary(long Curated, long Quarantined, string Model, double Auc, string? Champion, long Scored, string ScoreManifest, string RescoreSummary, string OutputFolder);
+
+    /// <summary>Runs the demo; returns its summary.</summary>
+    public static async Task<Summary> RunAsync(string? samplePath, string? appRoot, string workFolder, string trainer, TextWriter output, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        void Step(string text) => output.WriteLine($"[{clock.Elapsed.TotalSeconds,6:0.0}s] {text}");
         samplePath ??= Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "UCI_Credit_Card.csv");
+        appRoot ??= Path.Combine(RepositoryLayout.Root, "functions", "FinServerless.Functions", "bin", "Release", "net10.0");
         if (!File.Exists(samplePath))
         {
             throw new InvalidOperationException($"Sample file '{samplePath}' does not exist; pass --sample PATH to a CSV file.");
         }
 
-        void Step(string text) => output.WriteLine($"[{clock.Elapsed.TotalSeconds,6:0.0}s] {text}");
+        if (Directory.Exists(workFolder))
+        {
+            Directory.Delete(workFolder, recursive: true);
+        }
 
-        Step("starting Azurite (a real one, on free ports, in a temporary folder)");
-        await using var azurite = await AzuriteServer.StartAsync(cancellationToken: cancellationToken);
-        Step($"Azurite is up: {azurite.BlobEndpoint}");
+        Step("starting Azurite (a real one, on free ports)");
+        await using var azurite = await AzuriteServer.StartAsync(new AzuriteOptions { Location = Path.Combine(workFolder, "azurite") }, cancellationToken);
+        var settings = new Dictionary<string, string>(FunctionApp.LoadSettings(Path.Combine(RepositoryLayout.Root, "local.settings.json")))
+        {
+            ["AzureWebJobsStorage"] = azurite.ConnectionString,
+            ["FINSERVERLESS_TRAINING_POLL_SECONDS"] = "1",
+        };
+        settings.TryAdd("FINSERVERLESS_RESCORE_SCHEDULE", "0 0 2 * * *");
+        var hostLog = new StreamWriter(Path.Combine(workFolder, "devhost.log")) { AutoFlush = true };
+        Step($"starting the dev host on the function app in {Path.GetRelativePath(RepositoryLayout.Root, appRoot)} (log: {Path.GetRelativePath(RepositoryLayout.Root, Path.Combine(workFolder, "devhost.log"))})");
+        await using var host = await DevHostRuntime.StartAsync(new DevHostOptions { AppRoot = appRoot, Settings = settings, Log = line => { lock (hostLog) { hostLog.WriteLine(line); } } }, cancellationToken);
+        using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
+        Step($"dev host up at {host.BaseAddress}");
 
         var blobs = BlobServiceClient.FromConnectionString(azurite.ConnectionString);
+        var contracts = blobs.GetBlobContainerClient("contracts");
+        await contracts.CreateIfNotExistsAsync(cancellationToken);
+        await contracts.GetBlobClient($"{Partner}/{Dataset}.json").UploadAsync(new BinaryData(await File.ReadAllBytesAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"), cancellationToken)), new BlobUploadOptions { ContentType = "application/json" }, cancellationToken);
         var inbox = blobs.GetBlobContainerClient($"inbox-{Partner}");
         await inbox.CreateIfNotExistsAsync(cancellationToken);
-        var blob = inbox.GetBlobClient($"{Dataset}/{Path.GetFileName(samplePath)}");
-
-        string localHash;
         await using (var file = File.OpenRead(samplePath))
         {
-            localHash = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken));
-            file.Position = 0;
-            var info = await blob.UploadAsync(file, new BlobUploadOptions { ContentType = "text/csv" }, cancellationToken);
-            Step($"uploaded {blob.DisplayName} ({info.ContentLength:N0} bytes, sha256 {localHash[..12]}…)");
+            await inbox.GetBlobClient($"{Dataset}/{Path.GetFileName(samplePath)}").UploadAsync(file, new BlobUploadOptions { ContentType = "text/csv" }, cancellationToken);
         }
 
-        var downloaded = await blob.DownloadContentAsync(cancellationToken);
-        var remoteHash = Convert.ToHexStringLower(SHA256.HashData(downloaded.ToMemory().Span));
-        if (remoteHash != localHash)
+        Step($"dropped {Path.GetFileName(samplePath)} ({new FileInfo(samplePath).Length:N0} bytes) into inbox-{Partner}/{Dataset}/ with its contract");
+
+        var runs = await PollAsync(async () =>
         {
-            throw new InvalidOperationException($"The blob read back from {blob.DisplayName} differs from the file (sha256 {remoteHash} vs {localHash}).");
+            var r = await http.GetFromJsonAsync<JsonObject>($"api/runs/{Partner}/{Dataset}", cancellationToken);
+            return r?["runs"]?.AsArray().Count > 0 ? r : null;
+        }, TimeSpan.FromMinutes(3), "the curated run (ingest)", cancellationToken);
+        var run = runs["runs"]![0]!;
+        long curated = run["rows"]!["accepted"]!.GetValue<long>(), quarantined = run["rows"]!["rejected"]!.GetValue<long>();
+        Step($"ingested from the BlobCreated event: {curated:N0} rows curated, {quarantined:N0} quarantined → {run["manifest"]}");
+
+        using var start = await http.PostAsJsonAsync("api/training", new { partner = Partner, dataset = Dataset, trainer }, cancellationToken);
+        var started = await start.Content.ReadFromJsonAsync<JsonObject>(cancellationToken);
+        if ((int)start.StatusCode != 202 || started?["statusQueryGetUri"] is null)
+        {
+            throw new InvalidOperationException($"POST /api/training answered {(int)start.StatusCode}: {started?.ToJsonString()}");
         }
 
-        Step("read it back: identical content (sha256 matches)");
-
-        var table = SampleTable.Parse(downloaded.ToString(), TargetColumn);
-        Step($"parsed {table.Rows:N0} rows × {table.Features.Count} features; default rate {table.Labels.Average():P2}");
-
-        var (weights, bias) = SkeletonLogisticFit.Fit(table.Data, table.Labels, table.Features.Count, iterations: 300);
-        var modelBytes = LinearModel.Write(table.Features, weights, bias);
-        var models = blobs.GetBlobContainerClient("models");
-        await models.CreateIfNotExistsAsync(cancellationToken);
-        var modelBlob = models.GetBlobClient("demo-logistic/0.1.0/model.onnx");
-        await modelBlob.UploadAsync(new BinaryData(modelBytes), new BlobUploadOptions { ContentType = "application/octet-stream" }, cancellationToken);
-        Step($"wrote a logistic model as ONNX to models/{modelBlob.Name} ({modelBytes.Length:N0} bytes)");
-
-        var stored = await modelBlob.DownloadContentAsync(cancellationToken);
-        using var session = InferenceSession.Load(stored.ToMemory());
-        Step($"loaded it through the ONNX Runtime {OrtEnvironment.Instance.Version} C API ({session.ExecutionProvider}); input {session.Inputs[0]}, output {session.Outputs[0]}");
-
-        var one = table.Row(0).ToArray();
-        using (var input = OrtValue.CreateTensor<float>(one, [1, table.Features.Count]))
+        Step($"training started over HTTP: TrainModel instance {started["id"]}");
+        var lastProgress = string.Empty;
+        var training = await PollAsync(async () =>
         {
-            var results = session.Run([input]);
-            using var probability = results[0];
-            var ort = probability.GetTensorData<float>()[0];
-            var expected = SkeletonLogisticFit.Predict(one, weights, bias);
-            Step($"scored row 1 (ID {table.Ids[0]}): probability of default {ort:0.0000} (managed check {expected:0.0000})");
-            if (Math.Abs(ort - expected) > 1e-4)
+            var s = await http.GetFromJsonAsync<JsonObject>(started["statusQueryGetUri"]!.GetValue<string>(), cancellationToken);
+            var progress = s?["customStatus"]?["progress"]?.ToString() ?? s?["customStatus"]?["phase"]?.ToString();
+            if (progress is not null && progress != lastProgress)
             {
-                throw new InvalidOperationException($"ONNX Runtime returned {ort} for row 1 but the model's own formula gives {expected}.");
+                lastProgress = progress;
+                Step($"  TrainModel: {progress}");
+            }
+
+            return s?["runtimeStatus"]?.ToString() is "Completed" or "Failed" or "Terminated" ? s : null;
+        }, TimeSpan.FromMinutes(10), "TrainModel", cancellationToken);
+        if (training["runtimeStatus"]!.ToString() != "Completed")
+        {
+            throw new InvalidOperationException($"TrainModel ended {training["runtimeStatus"]}: {training["output"]}");
+        }
+
+        var decision = training["output"]!["decision"]!;
+        var modelId = training["output"]!["model"]!.ToString();
+        var model = modelId[..modelId.IndexOf('@')];
+        Step($"trained {modelId}: AUC {decision["candidateAuc"]!.GetValue<double>():0.0000} on held-out rows; {decision["reason"]}");
+        var models = await http.GetFromJsonAsync<JsonObject>($"api/models/{model}", cancellationToken);
+        var champion = models?["models"]?[0]?["champion"]?["version"]?.ToString();
+        Step($"champion of {model}: {champion ?? "(none)"}");
+
+        using (var fire = await http.PostAsJsonAsync("admin/functions/NightlyRescore", new { input = string.Empty }, cancellationToken))
+        {
+            fire.EnsureSuccessStatusCode();
+        }
+
+        Step("fired NightlyRescore through /admin/functions/NightlyRescore");
+        var rescore = await PollAsync(async () =>
+        {
+            var list = await http.GetFromJsonAsync<JsonArray>("runtime/webhooks/durabletask/instances", cancellationToken);
+            return list?.FirstOrDefault(i => i?["name"]?.ToString() == "RescorePortfolio" && i["runtimeStatus"]?.ToString() is "Completed" or "Failed") as JsonObject;
+        }, TimeSpan.FromMinutes(5), "RescorePortfolio", cancellationToken);
+        if (rescore["runtimeStatus"]!.ToString() != "Completed")
+        {
+            throw new InvalidOperationException($"RescorePortfolio ended {rescore["runtimeStatus"]}: {rescore["output"]}");
+        }
+
+        var summaryPath = rescore["output"]!["summary"]!.ToString();
+        var summary = JsonNode.Parse((await blobs.GetBlobContainerClient("scores").GetBlobClient(summaryPath["scores/".Length..]).DownloadContentAsync(cancellationToken)).ToMemory().Span)!;
+        var scoredRun = summary["runs"]!.AsArray().First(r => r!["dataset"]!.ToString() == Dataset)!;
+        var scored = scoredRun["rows"]!.GetValue<long>();
+        var scoreManifest = scoredRun["scoreManifest"]!.ToString();
+        Step($"RescorePortfolio committed {scoreManifest}: {scored:N0} rows scored; drift vs the training profile: {scoredRun["worstDrift"]}");
+        if (scored != curated)
+        {
+            throw new InvalidOperationException($"The score run has {scored:N0} rows but the curated run has {curated:N0}.");
+        }
+
+        var outputFolder = Path.Combine(workFolder, "output");
+        foreach (var (container, prefix) in new[] { ("curated", $"{Partner}/{Dataset}/"), ("quarantine", $"{Partner}/{Dataset}/"), ("models", $"{model}/"), ("scores", string.Empty) })
+        {
+            if (!await blobs.GetBlobContainerClient(container).ExistsAsync(cancellationToken))
+            {
+                continue;
+            }
+
+            await foreach (var blob in blobs.GetBlobContainerClient(container).GetBlobsAsync(prefix, cancellationToken: cancellationToken))
+            {
+                var target = Path.Combine(outputFolder, container, blob.Name);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                await File.WriteAllBytesAsync(target, (await blobs.GetBlobContainerClient(container).GetBlobClient(blob.Name).DownloadContentAsync(cancellationToken)).ToMemory().ToArray(), cancellationToken);
             }
         }
 
-        using (var all = OrtValue.CreateTensor<float>(table.Data, [table.Rows, table.Features.Count]))
-        {
-            var results = session.Run([all]);
-            using var probabilities = results[0];
-            var auc = SkeletonLogisticFit.Auc(probabilities.GetTensorData<float>(), table.Labels);
-            Step($"scored all {table.Rows:N0} rows in one Run: AUC {auc:0.000} (in-sample; a skeleton model, not a validated one)");
-        }
-
+        var result = new Summary(curated, quarantined, modelId, decision["candidateAuc"]!.GetValue<double>(), champion, scored, scoreManifest, summaryPath, outputFolder);
         output.WriteLine();
         output.WriteLine("Demo summary");
-        output.WriteLine($"  partner file   inbox-{Partner}/{Dataset}/{Path.GetFileName(samplePath)}  ({table.Rows:N0} rows)");
-        output.WriteLine($"  model          models/{modelBlob.Name}");
-        output.WriteLine($"  engines        Azurite {azurite.BlobEndpoint.Port}/{azurite.QueueEndpoint.Port}, ONNX Runtime {OrtEnvironment.Instance.Version}");
-        output.WriteLine($"  elapsed        {clock.Elapsed.TotalSeconds:0.0} s");
-        return 0;
+        output.WriteLine($"  partner file     inbox-{Partner}/{Dataset}/{Path.GetFileName(samplePath)}");
+        output.WriteLine($"  rows             {curated:N0} curated, {quarantined:N0} quarantined   ({run["manifest"]})");
+        output.WriteLine($"  model            {modelId} ({trainer}), held-out AUC {result.Auc:0.0000}, report models/{model}/{modelId[(modelId.IndexOf('@') + 1)..]}/report.html");
+        output.WriteLine($"  champion         {model}@{champion}");
+        output.WriteLine($"  rows scored      {scored:N0}   ({scoreManifest})");
+        output.WriteLine($"  rescore summary  {summaryPath}");
+        output.WriteLine($"  outputs copied   {Path.GetRelativePath(RepositoryLayout.Root, outputFolder)}/ (curated, quarantine, models, scores)");
+        output.WriteLine($"  elapsed          {clock.Elapsed.TotalSeconds:0.0} s");
+        return result;
     }
 
-    /// <summary>The sample as a dense float table (the skeleton's reader; full ingest comes with the datasets library).</summary>
-    private sealed record SampleTable(IReadOnlyList<string> Features, float[] Data, float[] Labels, string[] Ids)
+    private static async Task<JsonObject> PollAsync(Func<Task<JsonObject?>> probe, TimeSpan timeout, string what, CancellationToken cancellationToken)
     {
-        public int Rows => Labels.Length;
-
-        public ReadOnlySpan<float> Row(int i) => Data.AsSpan(i * Features.Count, Features.Count);
-
-        public static SampleTable Parse(string csv, string target)
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
         {
-            var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var header = lines[0].Split(',').Select(h => h.Trim('"')).ToArray();
-            var targetIndex = Array.IndexOf(header, target);
-            if (targetIndex < 0)
+            if (await probe() is { } found)
             {
-                throw new InvalidOperationException($"The sample file has no '{target}' column.");
+                return found;
             }
 
-            var featureIndexes = Enumerable.Range(0, header.Length).Where(i => i != targetIndex && i != 0).ToArray();
-            var rows = lines.Length - 1;
-            var data = new float[rows * featureIndexes.Length];
-            var labels = new float[rows];
-            var ids = new string[rows];
-            for (var r = 0; r < rows; r++)
-            {
-                var cells = lines[r + 1].Split(',');
-                ids[r] = cells[0];
-                labels[r] = float.Parse(cells[targetIndex], CultureInfo.InvariantCulture);
-                for (var f = 0; f < featureIndexes.Length; f++)
-                {
-                    data[(r * featureIndexes.Length) + f] = float.Parse(cells[featureIndexes[f]], CultureInfo.InvariantCulture);
-                }
-            }
-
-            return new SampleTable(featureIndexes.Select(i => header[i]).ToArray(), data, labels, ids);
+            await Task.Delay(500, cancellationToken);
         }
+
+        throw new TimeoutException($"Waited {timeout.TotalMinutes:0.#} min for {what}; see the dev host log for the invocations.");
     }
 }

@@ -86,7 +86,7 @@ public sealed class AppServices : IDisposable
     public async Task<(string Path, RunManifest Run)?> LatestRunAsync(string partner, string dataset, CancellationToken cancellationToken)
     {
         (string, RunManifest)? latest = null;
-        await foreach (var item in Blobs.GetBlobContainerClient(RunPaths.CuratedContainer).GetBlobsAsync($"{partner}/{dataset}/", cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var item in ListAsync(RunPaths.CuratedContainer, $"{partner}/{dataset}/", cancellationToken).ConfigureAwait(false))
         {
             if (!item.Name.EndsWith("/_manifest.json", StringComparison.Ordinal))
             {
@@ -102,6 +102,21 @@ public sealed class AppServices : IDisposable
         }
 
         return latest;
+    }
+
+    /// <summary>Blobs of a container under a prefix; a container that does not exist yet lists as empty.</summary>
+    public async IAsyncEnumerable<BlobItem> ListAsync(string container, string? prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var client = Blobs.GetBlobContainerClient(container);
+        if (!await client.ExistsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield break;
+        }
+
+        await foreach (var item in client.GetBlobsAsync(prefix, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            yield return item;
+        }
     }
 
     /// <inheritdoc/>

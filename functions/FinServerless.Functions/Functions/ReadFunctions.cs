@@ -30,7 +30,7 @@ public static class ReadFunctions
         }
 
         var versions = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
-        await foreach (var blob in app.Blobs.GetBlobContainerClient("models").GetBlobsAsync(string.IsNullOrEmpty(name) ? null : name + "/", cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var blob in app.ListAsync("models", string.IsNullOrEmpty(name) ? null : name + "/", cancellationToken).ConfigureAwait(false))
         {
             var parts = blob.Name.Split('/');
             if (parts.Length == 3 && parts[2] == "manifest.json")
@@ -60,7 +60,7 @@ public static class ReadFunctions
         var prefix = $"{p.GetValueOrDefault("partner")}/{p.GetValueOrDefault("dataset")}/";
         var runs = new List<RunManifest>();
         var paths = new List<string>();
-        await foreach (var blob in app.Blobs.GetBlobContainerClient(RunPaths.CuratedContainer).GetBlobsAsync(prefix, cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var blob in app.ListAsync(RunPaths.CuratedContainer, prefix, cancellationToken).ConfigureAwait(false))
         {
             if (blob.Name.EndsWith("/_manifest.json", StringComparison.Ordinal))
             {

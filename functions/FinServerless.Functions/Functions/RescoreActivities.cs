@@ -12,7 +12,7 @@ public static class RescoreActivities
     public static async Task<List<RescoreItem>> ListLatestRunsAsync(AppServices app, RescoreInput input, CancellationToken cancellationToken)
     {
         var items = new List<RescoreItem>();
-        await foreach (var blob in app.Blobs.GetBlobContainerClient("models").GetBlobsAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var blob in app.ListAsync("models", null, cancellationToken).ConfigureAwait(false))
         {
             if (!blob.Name.EndsWith("/champion.json", StringComparison.Ordinal))
             {

@@ -1,0 +1,500 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FinServerless.Durable.Backend;
+using FinServerless.Durable.Http;
+using FinServerless.Durable.Protocol;
+using FinServerless.Storage;
+using FinServerless.Storage.Blobs;
+using FinServerless.Storage.Queues;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace FinServerless.DevHost;
+
+/// <summary>How to run the dev host.</summary>
+public sealed record DevHostOptions
+{
+    /// <summary>The function app folder (host.json, function folders, the handler).</summary>
+    public required string AppRoot { get; init; }
+
+    /// <summary>App settings (local.settings.json's Values, plus anything the caller adds).</summary>
+    public required IReadOnlyDictionary<string, string> Settings { get; init; }
+
+    /// <summary>Port of the front door (0: a free one).</summary>
+    public int Port { get; init; }
+
+    /// <summary>How often the inbox watcher lists inbox-* containers.</summary>
+    public TimeSpan WatchInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Log sink (one line per invocation, trigger and lifecycle event).</summary>
+    public Action<string> Log { get; init; } = Console.WriteLine;
+}
+
+/// <summary>
+/// The dev host: plays the Functions host's part for the custom handler on Azurite — HTTP front door for /api/*,
+/// /admin/functions/{name} and the durable API; queue triggers with visibility timeout, dequeue count and a poison
+/// queue; six-field NCRONTAB timers; an inbox watcher emitting one BlobCreated event per new blob version; and the
+/// durable backend that calls orchestrators and activities through the same envelopes.
+/// </summary>
+public sealed class DevHostRuntime : IAsyncDisposable
+{
+    private const string WatcherState = "blob-watcher.json";
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private readonly DevHostOptions _options;
+    private FunctionApp _app = null!;
+    private HandlerProcess _handler = null!;
+    private Invoker _invoker = null!;
+    private WebApplication _web = null!;
+    private BlobServiceClient _blobs = null!;
+    private QueueServiceClient _queues = null!;
+
+    private DevHostRuntime(DevHostOptions options) => _options = options;
+
+    /// <summary>Where the front door listens (http://127.0.0.1:{port}/).</summary>
+    public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>The durable task hub.</summary>
+    public StorageTaskHub Hub { get; private set; } = null!;
+
+    private string? Setting(string name) => _options.Settings.TryGetValue(name, out var v) ? v : Environment.GetEnvironmentVariable(name);
+
+    private void Log(string line) => _options.Log($"[{DateTime.UtcNow:HH:mm:ss.fff}] {line}");
+
+    /// <summary>Starts everything; returns when the front door, the handler and every trigger are running.</summary>
+    public static async Task<DevHostRuntime> StartAsync(DevHostOptions options, CancellationToken cancellationToken = default)
+    {
+        var host = new DevHostRuntime(options);
+        try
+        {
+            await host.StartCoreAsync(cancellationToken).ConfigureAwait(false);
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task StartCoreAsync(CancellationToken cancellationToken)
+    {
+        _app = FunctionApp.Load(_options.AppRoot);
+        var connection = StorageConnection.FromSettings("AzureWebJobsStorage", Setting);
+        _blobs = connection.CreateBlobServiceClient();
+        var encoding = (_app.QueueSetting("messageEncoding")?.GetValue<string>() ?? "base64") == "none" ? QueueMessageEncoding.None : QueueMessageEncoding.Base64;
+        _queues = connection.CreateQueueServiceClient(encoding: encoding);
+        Log($"function app {_app.Root}: {_app.Functions.Count} functions ({string.Join(", ", _app.Functions.Select(f => $"{f.Name}:{f.TriggerType}"))})");
+
+        _handler = await HandlerProcess.StartAsync(_app, _options.Settings, Log, cancellationToken).ConfigureAwait(false);
+        Log($"handler ready on port {_handler.Port}");
+        _invoker = new Invoker(_handler, _queues, Setting, Log);
+
+        Hub = new StorageTaskHub(_blobs, connection.CreateQueueServiceClient(), new TaskHubOptions { HubName = _app.HubName, Log = line => Log($"durable: {line}") });
+        await Hub.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(System.Net.IPAddress.Loopback, _options.Port);
+            k.Limits.MaxRequestBodySize = null;
+        });
+        _web = builder.Build();
+        _web.MapDurableManagementApi(Hub);
+        _web.MapPost("/admin/functions/{name}", FireAsync);
+        _web.MapGet("/admin/host/status", () => Results.Ok(new { state = "Running", functions = _app.Functions.Select(f => f.Name) }));
+        _web.Map("/api/{**path}", HttpTriggerAsync);
+        await _web.StartAsync(cancellationToken).ConfigureAwait(false);
+        BaseAddress = new Uri(_web.Urls.First().Replace("localhost", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
+        Log($"listening on {BaseAddress} (/api/*, /admin/functions/{{name}}, /runtime/webhooks/durabletask/*)");
+
+        _loops.Add(Hub.RunAsync(InvokeOrchestratorAsync, InvokeActivityAsync, _stop.Token));
+        foreach (var f in _app.Functions.Where(f => f.TriggerType == "queueTrigger"))
+        {
+            _loops.Add(Task.Run(() => QueueLoopAsync(f, _stop.Token)));
+        }
+
+        foreach (var f in _app.Functions.Where(f => f.TriggerType == "timerTrigger"))
+        {
+            _loops.Add(Task.Run(() => TimerLoopAsync(f, _stop.Token)));
+        }
+
+        _loops.Add(Task.Run(() => WatchInboxesAsync(_stop.Token)));
+    }
+
+    // ---- HTTP -----------------------------------------------------------------------------------------
+
+    private async Task HttpTriggerAsync(HttpContext http, string? path)
+    {
+        var segments = (path ?? string.Empty).Split('/', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var f in _app.Functions.Where(f => f.TriggerType == "httpTrigger"))
+        {
+            var trigger = f.Trigger;
+            var methods = trigger["methods"]?.AsArray().Select(m => m!.GetValue<string>().ToUpperInvariant()).ToList();
+            if (methods is not null && !methods.Contains(http.Request.Method.ToUpperInvariant()))
+            {
+                continue;
+            }
+
+            var route = FunctionDefinition.Get(trigger, "route") ?? f.Name;
+            if (MatchRoute(route, segments) is not { } parameters)
+            {
+                continue;
+            }
+
+            using var reader = new StreamReader(http.Request.Body);
+            var body = await reader.ReadToEndAsync(http.RequestAborted).ConfigureAwait(false);
+            var req = new JsonObject
+            {
+                ["Url"] = $"{BaseAddress.AbsoluteUri.TrimEnd('/')}{http.Request.Path}{http.Request.QueryString}",
+                ["Method"] = http.Request.Method,
+                ["Query"] = new JsonObject(http.Request.Query.Select(q => KeyValuePair.Create(q.Key, (JsonNode?)JsonValue.Create(q.Value.ToString())))),
+                ["Headers"] = new JsonObject(http.Request.Headers.Select(h => KeyValuePair.Create(h.Key, (JsonNode?)new JsonArray(h.Value.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray())))),
+                ["Params"] = new JsonObject(parameters.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value)))),
+                ["Identities"] = new JsonArray(),
+                ["Body"] = body,
+            };
+            var data = new JsonObject { [FunctionDefinition.Get(trigger, "name")!] = req };
+            AddDurableClients(f, data);
+            var result = await _invoker.InvokeAsync(f, data, new JsonObject(parameters.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value)))), http.RequestAborted).ConfigureAwait(false);
+            if (!result.Succeeded)
+            {
+                http.Response.StatusCode = 500;
+                await http.Response.WriteAsJsonAsync(new { error = result.Error }, http.RequestAborted).ConfigureAwait(false);
+                return;
+            }
+
+            var outName = f.Bindings.FirstOrDefault(b => FunctionDefinition.Get(b, "type") == "http" && FunctionDefinition.Get(b, "direction") == "out") is { } outBinding
+                ? FunctionDefinition.Get(outBinding, "name")! : "$return";
+            var res = outName == "$return" ? result.ReturnValue : result.Output(outName);
+            http.Response.StatusCode = int.TryParse(res?["statusCode"]?.ToString(), CultureInfo.InvariantCulture, out var code) ? code : 200;
+            foreach (var (k, v) in res?["headers"]?.AsObject() ?? [])
+            {
+                http.Response.Headers[k] = v?.ToString();
+            }
+
+            var payload = res?["body"];
+            if (payload is not null)
+            {
+                var text = payload.GetValueKind() == JsonValueKind.String ? payload.GetValue<string>() : payload.ToJsonString();
+                await http.Response.WriteAsync(text, http.RequestAborted).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        http.Response.StatusCode = 404;
+        await http.Response.WriteAsJsonAsync(new { error = $"No function serves {http.Request.Method} /api/{path}." }, http.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static Dictionary<string, string>? MatchRoute(string template, string[] segments)
+    {
+        var parts = template.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var part = parts[i];
+            var isParameter = part.StartsWith('{') && part.EndsWith('}');
+            if (i >= segments.Length)
+            {
+                return isParameter && part.EndsWith("?}", StringComparison.Ordinal) ? values : null;
+            }
+
+            if (isParameter)
+            {
+                values[part.Trim('{', '}', '?')] = Uri.UnescapeDataString(segments[i]);
+            }
+            else if (!string.Equals(part, segments[i], StringComparison.OrdinalIgnoreCase))
+            {
+                return null;
+            }
+        }
+
+        return segments.Length == parts.Length ? values : null;
+    }
+
+    private void AddDurableClients(FunctionDefinition f, JsonObject data)
+    {
+        foreach (var b in f.Bindings.Where(b => FunctionDefinition.Get(b, "type") == "durableClient"))
+        {
+            data[FunctionDefinition.Get(b, "name")!] = Invoker.DurableClientValue(_app.HubName, BaseAddress);
+        }
+    }
+
+    /// <summary>POST /admin/functions/{name} {"input": "..."}: runs any function now, as the Functions host's admin API does.</summary>
+    private async Task<IResult> FireAsync(string name, HttpContext http)
+    {
+        if (_app[name] is not { } f)
+        {
+            return Results.NotFound(new { error = $"No function '{name}'." });
+        }
+
+        string? input = null;
+        if (http.Request.ContentLength is > 0 || http.Request.Headers.ContentType.Count > 0)
+        {
+            try
+            {
+                input = (await JsonNode.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted).ConfigureAwait(false))?["input"]?.ToString();
+            }
+            catch (JsonException)
+            {
+                return Results.BadRequest(new { error = "The body must be JSON: {\"input\": \"...\"}." });
+            }
+        }
+
+        var data = new JsonObject
+        {
+            [FunctionDefinition.Get(f.Trigger, "name")!] = f.TriggerType == "timerTrigger" ? TimerInfo(false) : Invoker.DoubleEncoded(input ?? string.Empty),
+        };
+        AddDurableClients(f, data);
+        _ = Task.Run(() => _invoker.InvokeAsync(f, data, null, _stop.Token));
+        return Results.Accepted();
+    }
+
+    // ---- Durable ----------------------------------------------------------------------------------------
+
+    private async Task<OrchestratorResponse> InvokeOrchestratorAsync(string name, OrchestratorRequest request, CancellationToken cancellationToken)
+    {
+        var f = _app[name] is { TriggerType: "orchestrationTrigger" } found ? found
+            : throw new InvalidOperationException($"No orchestrator function '{name}' in the app.");
+        var base64 = Convert.ToBase64String(Google.Protobuf.MessageExtensions.ToByteArray(request));
+        var data = new JsonObject { [FunctionDefinition.Get(f.Trigger, "name")!] = Invoker.DoubleEncoded(base64) };
+        var result = await _invoker.InvokeAsync(f, data, new JsonObject { ["instanceId"] = Invoker.DoubleEncoded(request.InstanceId) }, cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded || result.ReturnValue?.GetValueKind() != JsonValueKind.String)
+        {
+            throw new InvalidOperationException($"Orchestrator '{name}' ({request.InstanceId}) did not answer with a base64 OrchestratorResponse: {result.Error ?? "no ReturnValue string"}");
+        }
+
+        return OrchestratorResponse.Parser.ParseFrom(Convert.FromBase64String(result.ReturnValue.GetValue<string>()));
+    }
+
+    private async Task<ActivityResult> InvokeActivityAsync(string name, string instanceId, string? input, CancellationToken cancellationToken)
+    {
+        if (_app[name] is not { TriggerType: "activityTrigger" } f)
+        {
+            return ActivityResult.Fail("FunctionNotFound", $"No activity function '{name}' in the app.");
+        }
+
+        var data = new JsonObject { [FunctionDefinition.Get(f.Trigger, "name")!] = Invoker.DoubleEncoded(input ?? "null") };
+        var metadata = new JsonObject
+        {
+            ["instanceId"] = Invoker.DoubleEncoded(instanceId),
+            ["data"] = input is null ? null : JsonNode.Parse(input),
+        };
+        var result = await _invoker.InvokeAsync(f, data, metadata, cancellationToken).ConfigureAwait(false);
+        return result.Succeeded
+            ? ActivityResult.Success(result.ReturnValue?.ToJsonString() ?? "null")
+            : ActivityResult.Fail("FunctionFailed", $"{name} failed: {result.Error}");
+    }
+
+    // ---- Queues -----------------------------------------------------------------------------------------
+
+    private async Task QueueLoopAsync(FunctionDefinition f, CancellationToken cancellationToken)
+    {
+        var queueName = FunctionApp.Expand(FunctionDefinition.Get(f.Trigger, "queueName")!, Setting);
+        var queue = _queues.GetQueueClient(queueName);
+        var poison = _queues.GetQueueClient(queueName + "-poison");
+        var maxDequeue = _app.QueueSetting("maxDequeueCount")?.GetValue<int>() ?? 5;
+        var retryAfter = TimeSpan.Parse(_app.QueueSetting("visibilityTimeout")?.GetValue<string>() ?? "00:00:00", CultureInfo.InvariantCulture);
+        var batch = _app.QueueSetting("batchSize")?.GetValue<int>() ?? 16;
+        var idle = TimeSpan.FromMilliseconds(100);
+        await queue.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        Log($"queue trigger {f.Name} on '{queueName}' (max dequeue {maxDequeue}, retry after {retryAfter.TotalSeconds:0.#} s, poison '{queueName}-poison')");
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var messages = await queue.ReceiveMessagesAsync(batch, TimeSpan.FromMinutes(10), cancellationToken).ConfigureAwait(false);
+                if (messages.Count == 0)
+                {
+                    await Task.Delay(idle, cancellationToken).ConfigureAwait(false);
+                    idle = TimeSpan.FromMilliseconds(Math.Min(1000, idle.TotalMilliseconds * 2));
+                    continue;
+                }
+
+                idle = TimeSpan.FromMilliseconds(100);
+                await Task.WhenAll(messages.Select(m => HandleMessageAsync(f, queue, poison, m, maxDequeue, retryAfter, cancellationToken))).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is Azure.RequestFailedException or HttpRequestException or IOException)
+            {
+                Log($"queue trigger {f.Name}: {ex.Message}; retrying");
+                await Task.Delay(1000, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task HandleMessageAsync(FunctionDefinition f, QueueClient queue, QueueClient poison, QueueMessage message, int maxDequeue, TimeSpan retryAfter, CancellationToken cancellationToken)
+    {
+        var data = new JsonObject { [FunctionDefinition.Get(f.Trigger, "name")!] = Invoker.DoubleEncoded(message.MessageText) };
+        var metadata = new JsonObject
+        {
+            ["DequeueCount"] = Invoker.DoubleEncoded(message.DequeueCount.ToString(CultureInfo.InvariantCulture)),
+            ["Id"] = Invoker.DoubleEncoded(message.MessageId),
+            ["PopReceipt"] = Invoker.DoubleEncoded(message.PopReceipt),
+            ["InsertionTime"] = Invoker.DoubleEncoded(message.InsertedOn.ToString("o")),
+            ["ExpirationTime"] = Invoker.DoubleEncoded(message.ExpiresOn.ToString("o")),
+            ["NextVisibleTime"] = Invoker.DoubleEncoded(message.NextVisibleOn.ToString("o")),
+        };
+        var result = await _invoker.InvokeAsync(f, data, metadata, cancellationToken).ConfigureAwait(false);
+        if (result.Succeeded)
+        {
+            await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);
+        }
+        else if (message.DequeueCount >= maxDequeue)
+        {
+            await poison.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+            await poison.SendMessageAsync(message.MessageText, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);
+            Log($"moved message {message.MessageId} of '{queue.Name}' to '{poison.Name}' after {message.DequeueCount} attempts: {result.Error}");
+        }
+        else
+        {
+            await queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, retryAfter, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // ---- Timers -----------------------------------------------------------------------------------------
+
+    private static JsonNode TimerInfo(bool pastDue) => new JsonObject
+    {
+        ["Schedule"] = new JsonObject { ["AdjustForDST"] = true },
+        ["ScheduleStatus"] = null,
+        ["IsPastDue"] = pastDue,
+    };
+
+    private async Task TimerLoopAsync(FunctionDefinition f, CancellationToken cancellationToken)
+    {
+        var schedule = Ncrontab.Parse(FunctionApp.Expand(FunctionDefinition.Get(f.Trigger, "schedule")!, Setting));
+        Log($"timer trigger {f.Name}: '{schedule.Text}', next at {schedule.Next(DateTime.UtcNow):u}");
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var next = schedule.Next(DateTime.UtcNow);
+            try
+            {
+                await Task.Delay(next - DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var data = new JsonObject { [FunctionDefinition.Get(f.Trigger, "name")!] = TimerInfo(false) };
+            AddDurableClients(f, data);
+            await _invoker.InvokeAsync(f, data, null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // ---- Inbox watcher (stands in for Event Grid) --------------------------------------------------------
+
+    private async Task WatchInboxesAsync(CancellationToken cancellationToken)
+    {
+        var stateBlob = _blobs.GetBlobContainerClient("azure-webjobs-devhost").GetBlobClient(WatcherState);
+        await stateBlob.Container.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        Dictionary<string, string> seen;
+        try
+        {
+            seen = JsonSerializer.Deserialize<Dictionary<string, string>>((await stateBlob.DownloadContentAsync(cancellationToken).ConfigureAwait(false)).ToMemory().Span) ?? [];
+        }
+        catch (Azure.RequestFailedException ex) when (ex.Status == 404)
+        {
+            seen = [];
+        }
+
+        var events = _queues.GetQueueClient("ingest-events");
+        await events.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var changed = false;
+                await foreach (var container in _blobs.GetBlobContainerNamesAsync("inbox-", cancellationToken).ConfigureAwait(false))
+                {
+                    await foreach (var blob in _blobs.GetBlobContainerClient(container).GetBlobsAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+                    {
+                        var key = $"{container}/{blob.Name}";
+                        var etag = blob.ETag.ToString();
+                        if (seen.TryGetValue(key, out var known) && known == etag)
+                        {
+                            continue;
+                        }
+
+                        await events.SendMessageAsync(BlobCreatedEvent(container, blob).ToJsonString(), cancellationToken: cancellationToken).ConfigureAwait(false);
+                        seen[key] = etag;
+                        changed = true;
+                        Log($"inbox watcher: BlobCreated {key} ({blob.ContentLength:N0} bytes) → ingest-events");
+                    }
+                }
+
+                if (changed)
+                {
+                    await stateBlob.UploadAsync(new BinaryData(JsonSerializer.SerializeToUtf8Bytes(seen)), new BlobUploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
+                }
+
+                await Task.Delay(_options.WatchInterval, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is Azure.RequestFailedException or HttpRequestException or IOException)
+            {
+                Log($"inbox watcher: {ex.Message}; retrying");
+                await Task.Delay(1000, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private JsonObject BlobCreatedEvent(string container, BlobItem blob) => new()
+    {
+        ["topic"] = $"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/{_blobs.AccountName}",
+        ["subject"] = $"/blobServices/default/containers/{container}/blobs/{blob.Name}",
+        ["eventType"] = "Microsoft.Storage.BlobCreated",
+        ["id"] = Guid.NewGuid().ToString(),
+        ["eventTime"] = DateTimeOffset.UtcNow.ToString("o"),
+        ["dataVersion"] = string.Empty,
+        ["metadataVersion"] = "1",
+        ["data"] = new JsonObject
+        {
+            ["api"] = "PutBlob",
+            ["contentType"] = blob.ContentType,
+            ["contentLength"] = blob.ContentLength,
+            ["blobType"] = "BlockBlob",
+            ["eTag"] = blob.ETag.ToString(),
+            ["url"] = $"{_blobs.Uri.AbsoluteUri.TrimEnd('/')}/{container}/{Uri.EscapeDataString(blob.Name).Replace("%2F", "/", StringComparison.Ordinal)}",
+            ["sequencer"] = DateTime.UtcNow.Ticks.ToString("x16", CultureInfo.InvariantCulture),
+        },
+    };
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
+        {
+        }
+
+        if (_web is not null)
+        {
+            await _web.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_handler is not null)
+        {
+            await _handler.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _stop.Dispose();
+    }
+}
