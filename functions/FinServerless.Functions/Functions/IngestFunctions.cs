@@ -23,11 +23,25 @@ public static class IngestFunctions
 
         var url = root.GetProperty("data").GetProperty("url").GetString() ?? throw new ArgumentException("The BlobCreated event has no data.url.");
         var (container, blob) = BlobPath(app, url);
-        var outcome = await new BlobIngestor(app.Blobs).IngestAsync(container, blob, cancellationToken: cancellationToken).ConfigureAwait(false);
+        IngestOutcome outcome;
+        try
+        {
+            outcome = await new BlobIngestor(app.Blobs).IngestAsync(container, blob, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The file's clear state while the host retries (and after the message goes to the poison queue): why, and how often it was tried.
+            var failure = new { input = $"{container}/{blob}", reason = ex.Message, attempts = request.Meta("DequeueCount"), lastAttempt = DateTimeOffset.UtcNow };
+            await app.Store.WriteAsync(FailurePath(container, blob), JsonSerializer.SerializeToUtf8Bytes(failure), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
         response.Logs.Add($"ingest {container}/{blob}: {outcome.State} run {outcome.RunId} ({outcome.Message})");
         response.ReturnValue = new { state = outcome.State.ToString(), runId = outcome.RunId, manifest = outcome.ManifestPath, report = outcome.ReportPath, outcome.Message };
         return response;
     }
+
+    /// <summary>Where a file whose ingest failed records why: <c>quarantine/_failures/{container}/{blob}.json</c>.</summary>
+    public static string FailurePath(string container, string blob) => $"{RunPaths.QuarantineContainer}/_failures/{container}/{blob}.json";
 
     /// <summary>The container and blob name of a blob URL of this app's storage account.</summary>
     public static (string Container, string Blob) BlobPath(AppServices app, string url)

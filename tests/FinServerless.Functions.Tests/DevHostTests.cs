@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using FinServerless.DevHost;
+using FinServerless.Native;
+using FinServerless.Storage.Blobs;
+using FinServerless.Testing;
+
+namespace FinServerless.Functions.Tests;
+
+/// <summary>The function app through the dev host on a real Azurite: the demo flow, poison messages, a killed host.</summary>
+public sealed class DevHostTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>, IDisposable
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("finserverless-devhost-test-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    private static async Task<JsonObject> PollAsync(Func<Task<JsonObject?>> probe, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await probe() is { } found)
+            {
+                return found;
+            }
+
+            await Task.Delay(300);
+        }
+
+        throw new TimeoutException($"waited {timeout} for {what}");
+    }
+
+    private async Task UploadAsync(string container, string name, byte[] content)
+    {
+        var client = azurite.Blobs.GetBlobContainerClient(container);
+        await client.CreateIfNotExistsAsync();
+        await client.GetBlobClient(name).UploadAsync(new BinaryData(content), new BlobUploadOptions());
+    }
+
+    [Fact]
+    public async Task Taiwan_sample_from_inbox_to_curated_to_trained_champion_to_nightly_rescore()
+    {
+        var output = new StringWriter();
+        var summary = await Demo.RunAsync(null, AppLayout.AppRoot, Path.Combine(_folder.FullName, "demo"), "xgboost", output, CancellationToken.None);
+
+        Assert.Equal(30_000, summary.Curated);
+        Assert.Equal(0, summary.Quarantined);
+        Assert.InRange(summary.Auc, 0.7, 1);
+        Assert.Equal(summary.Model[(summary.Model.IndexOf('@') + 1)..], summary.Champion);
+        Assert.Equal(summary.Curated, summary.Scored); // the committed score manifest's row count equals the curated rows
+        Assert.Contains("Demo summary", output.ToString());
+        Assert.True(File.Exists(Path.Combine(summary.OutputFolder, summary.ScoreManifest)), "the score manifest is among the copied outputs");
+    }
+
+    [Fact]
+    public async Task A_file_whose_ingest_always_fails_lands_in_the_poison_queue_after_5_attempts_and_the_host_keeps_serving()
+    {
+        var log = new List<string>();
+        await using var host = await DevHostRuntime.StartAsync(new DevHostOptions { AppRoot = AppLayout.AppRoot, Settings = AppLayout.Settings(azurite.ConnectionString), Log = l => { lock (log) { log.Add(l); } } });
+        using var http = new HttpClient { BaseAddress = host.BaseAddress };
+        await UploadAsync("inbox-nocontract", "loans/2026-11-22.csv", "id,amount\n1,100\n"u8.ToArray());
+
+        var poison = azurite.Queues.GetQueueClient("ingest-events-poison");
+        await poison.CreateIfNotExistsAsync();
+        await PollAsync(async () => (await poison.PeekMessagesAsync()).Count > 0 ? [] : null, TimeSpan.FromMinutes(2), "the poison queue");
+
+        var message = Assert.Single(await poison.PeekMessagesAsync(10));
+        Assert.Contains("inbox-nocontract/loans/2026-11-22.csv", message.MessageText);
+        lock (log)
+        {
+            Assert.Equal(5, log.Count(l => l.Contains("Executed 'Functions.IngestDataset' (Failed", StringComparison.Ordinal)));
+            Assert.Contains(log, l => l.Contains("to 'ingest-events-poison' after 5 attempts", StringComparison.Ordinal) && l.Contains("no contract exists", StringComparison.Ordinal));
+        }
+
+        var failure = JsonNode.Parse((await azurite.Blobs.GetBlobContainerClient("quarantine").GetBlobClient("_failures/inbox-nocontract/loans/2026-11-22.csv.json").DownloadContentAsync()).ToMemory().Span)!;
+        Assert.Contains("no contract exists for partner 'nocontract' and dataset 'loans'", failure["reason"]!.GetValue<string>());
+        Assert.Equal("5", failure["attempts"]!.GetValue<string>());
+
+        using var health = await http.GetAsync("api/health");
+        Assert.Equal(200, (int)health.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_dev_host_killed_during_training_and_restarted_completes_the_training()
+    {
+        var settingsPath = Path.Combine(_folder.FullName, "local.settings.json");
+        var settings = new JsonObject { ["IsEncrypted"] = false, ["Values"] = new JsonObject(AppLayout.Settings(azurite.ConnectionString).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))) };
+        await File.WriteAllTextAsync(settingsPath, settings.ToJsonString());
+        var port = FreePort();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
+        Process Start() => Process.Start(new ProcessStartInfo("dotnet", [AppLayout.DevHostDll, "start", "--app", AppLayout.AppRoot, "--settings", settingsPath, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        async Task WaitReadyAsync() => await PollAsync(async () =>
+        {
+            try
+            {
+                return (await http.GetAsync("api/health")).IsSuccessStatusCode ? [] : null;
+            }
+            catch (HttpRequestException)
+            {
+                return null;
+            }
+        }, TimeSpan.FromMinutes(1), "the dev host");
+
+        await UploadAsync("contracts", "kill/taiwan-credit.json", (await File.ReadAllTextAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"))).Replace("\"partner\": \"demo\"", "\"partner\": \"kill\"", StringComparison.Ordinal).Select(c => (byte)c).ToArray());
+        await UploadAsync("inbox-kill", "taiwan-credit/sample.csv", await File.ReadAllBytesAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "UCI_Credit_Card.csv")));
+
+        var first = Start();
+        string statusUri;
+        try
+        {
+            first.BeginOutputReadLine();
+            first.BeginErrorReadLine();
+            await WaitReadyAsync();
+            await PollAsync(async () => (await http.GetFromJsonAsync<JsonObject>("api/runs/kill/taiwan-credit"))?["runs"]?.AsArray().Count > 0 ? [] : null, TimeSpan.FromMinutes(2), "the curated run");
+            using var start = await http.PostAsJsonAsync("api/training", new { partner = "kill", dataset = "taiwan-credit", trainer = "mlp", @params = new { epochs = 40, patience = 40 } });
+            statusUri = (await start.Content.ReadFromJsonAsync<JsonObject>())!["statusQueryGetUri"]!.GetValue<string>();
+            await PollAsync(async () => (await http.GetFromJsonAsync<JsonObject>(statusUri))?["customStatus"]?["phase"]?.ToString() == "training" ? [] : null, TimeSpan.FromMinutes(1), "the training phase");
+        }
+        finally
+        {
+            first.Kill(entireProcessTree: false); // SIGKILL to the host alone, mid-training
+            await first.WaitForExitAsync();
+        }
+
+        var second = Start();
+        try
+        {
+            second.BeginOutputReadLine();
+            second.BeginErrorReadLine();
+            await WaitReadyAsync();
+            var done = await PollAsync(async () => (await http.GetFromJsonAsync<JsonObject>(statusUri)) is { } s && s["runtimeStatus"]?.ToString() is "Completed" or "Failed" ? s : null, TimeSpan.FromMinutes(5), "TrainModel after the restart");
+            Assert.True(done["runtimeStatus"]!.ToString() == "Completed", done.ToJsonString());
+            Assert.True(done["output"]!["decision"]!["promote"]!.GetValue<bool>());
+            var champion = await http.GetFromJsonAsync<JsonObject>("api/models/taiwan-credit-mlp");
+            Assert.Equal(done["output"]!["model"]!.ToString().Split('@')[1], champion!["models"]![0]!["champion"]!["version"]!.ToString());
+        }
+        finally
+        {
+            second.Kill(entireProcessTree: true);
+            await second.WaitForExitAsync();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
