@@ -37,7 +37,8 @@ public static class XGBoostTreeExport
             throw new ArgumentException($"The XGBoost model has {featureCount} features but {featureNames.Count} feature names were given.", nameof(featureNames));
         }
 
-        var baseScore = double.Parse(modelParams.GetProperty("base_score").GetString()!, CultureInfo.InvariantCulture);
+        // XGBoost 1.7 writes "5E-1"; later versions may write a one-element vector "[5E-1]".
+        var baseScore = double.Parse(modelParams.GetProperty("base_score").GetString()!.Trim('[', ']'), CultureInfo.InvariantCulture);
         var baseMargin = (float)Math.Log(baseScore / (1 - baseScore));
 
         var treeIds = new List<long>();
