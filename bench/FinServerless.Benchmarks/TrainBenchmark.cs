@@ -165,7 +165,7 @@ internal static class TrainBenchmark
         foreach (var r in rows)
         {
             static string Auc(double[] a) => $"{a.Average():0.0000} ± {Math.Sqrt(a.Average(v => Math.Pow(v - a.Average(), 2))):0.0000}";
-            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Dataset} | {r.Ours} | {Auc(r.OurAuc)} | {r.OurSeconds:0.0} | {r.Twin} | {Auc(r.TwinAuc)} | {r.TwinSeconds:0.0} | {r.OurAuc.Average() - r.TwinAuc.Average():+0.0000;-0.0000} | {r.OurSeconds / r.TwinSeconds:0.00}× |");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Dataset} | {r.Ours} | {Auc(r.OurAuc)} | {r.OurSeconds:0.0} | {r.Twin} | {Auc(r.TwinAuc)} | {r.TwinSeconds:0.0} | {r.OurAuc.Average() - r.TwinAuc.Average():+0.0000;-0.0000;+0.0000} | {r.OurSeconds / r.TwinSeconds:0.00}× |");
         }
 
         sb.AppendLine();
