@@ -54,14 +54,8 @@ public sealed class AppServices : IDisposable
     /// <summary>A loaded model (ONNX session) by "name@version", loaded once; "name@champion" is resolved on every call.</summary>
     public async Task<LoadedModel> LoadModelAsync(string reference, CancellationToken cancellationToken)
     {
-        var at = reference.IndexOf('@');
-        if (at > 0 && reference[(at + 1)..] == "champion")
-        {
-            var champion = await Models.GetChampionAsync(reference[..at], cancellationToken).ConfigureAwait(false)
-                ?? throw new ModelException($"Model '{reference[..at]}' has no champion yet; train and promote a version first, or name a version.");
-            reference = $"{champion.Model}@{champion.Version}";
-        }
-
+        var (model, version) = await Models.ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
+        reference = $"{model}@{version}";
         var entry = _models.GetOrAdd(reference, r => new Lazy<Task<LoadedModel>>(() => Models.LoadAsync(r, cancellationToken: CancellationToken.None)));
         try
         {
@@ -82,27 +76,25 @@ public sealed class AppServices : IDisposable
         return JsonSerializer.Deserialize<RunManifest>(bytes, RunManifest.JsonOptions)!;
     }
 
-    /// <summary>The newest committed curated run of a partner's dataset (manifest path), or null.</summary>
-    public async Task<(string Path, RunManifest Run)?> LatestRunAsync(string partner, string dataset, CancellationToken cancellationToken)
+    /// <summary>The committed curated runs of a partner's dataset (manifest path and manifest), newest first.</summary>
+    public async Task<List<(string Path, RunManifest Run)>> RunsAsync(string partner, string dataset, CancellationToken cancellationToken)
     {
-        (string, RunManifest)? latest = null;
+        var runs = new List<(string Path, RunManifest Run)>();
         await foreach (var item in ListAsync(RunPaths.CuratedContainer, $"{partner}/{dataset}/", cancellationToken).ConfigureAwait(false))
         {
-            if (!item.Name.EndsWith("/_manifest.json", StringComparison.Ordinal))
+            if (item.Name.EndsWith("/_manifest.json", StringComparison.Ordinal))
             {
-                continue;
-            }
-
-            var path = $"{RunPaths.CuratedContainer}/{item.Name}";
-            var run = await ReadRunAsync(path, cancellationToken).ConfigureAwait(false);
-            if (latest is null || run.CreatedAt > latest.Value.Item2.CreatedAt)
-            {
-                latest = (path, run);
+                var path = $"{RunPaths.CuratedContainer}/{item.Name}";
+                runs.Add((path, await ReadRunAsync(path, cancellationToken).ConfigureAwait(false)));
             }
         }
 
-        return latest;
+        return [.. runs.OrderByDescending(r => r.Run.CreatedAt)];
     }
+
+    /// <summary>The newest committed curated run of a partner's dataset (manifest path), or null.</summary>
+    public async Task<(string Path, RunManifest Run)?> LatestRunAsync(string partner, string dataset, CancellationToken cancellationToken) =>
+        (await RunsAsync(partner, dataset, cancellationToken).ConfigureAwait(false)) is [var newest, ..] ? newest : null;
 
     /// <summary>Blobs of a container under a prefix; a container that does not exist yet lists as empty.</summary>
     public async IAsyncEnumerable<BlobItem> ListAsync(string container, string? prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)

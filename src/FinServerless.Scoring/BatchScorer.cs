@@ -211,8 +211,6 @@ public static class BatchScorer
         var data = new float[batch * f];
         var ids = new Utf8CsvWriter(batch * 16 * Math.Max(1, idPositions.Length));
         var idEnds = new int[batch];
-        var outputIndex = new[] { model.ProbabilityOutputIndex };
-        var column = model.Manifest.Onnx.ProbabilityColumn;
         long rows = 0;
         double runSeconds = 0;
         var run1 = new Stopwatch();
@@ -226,18 +224,14 @@ public static class BatchScorer
             }
 
             run1.Restart();
-            using var tensor = OrtValue.CreateTensor<float>(data.AsMemory(0, n * f), [n, f]);
-            var outputs = session.Run([tensor], outputIndex);
-            using var probabilities = outputs[0];
-            var p = probabilities.GetTensorData<float>();
-            var width = probabilities.Shape.Count == 2 ? (int)probabilities.Shape[1] : 1;
+            var p = model.Predict(data.AsMemory(0, n * f), n, session);
             runSeconds += run1.Elapsed.TotalSeconds;
 
             var idBytes = ids.Written.Span;
             var start = 0;
             for (var r = 0; r < n; r++)
             {
-                var probability = p[(r * width) + Math.Min(column, width - 1)];
+                var probability = p[r];
                 var band = options.Bands.IndexOf(probability);
                 bandCounts[band]++;
                 writer.AppendRows(idBytes[start..idEnds[r]]);

@@ -70,6 +70,32 @@ public sealed class LoadedModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// Probabilities of default for <paramref name="rows"/> rows of model input (float, rows × features, missing
+    /// values already imputed as the manifest says), through <paramref name="session"/> (default: the model's own).
+    /// </summary>
+    public float[] Predict(Memory<float> features, int rows, InferenceSession? session = null)
+    {
+        var result = new float[rows];
+        if (rows == 0)
+        {
+            return result;
+        }
+
+        using var tensor = OrtValue.CreateTensor<float>(features, [rows, Manifest.Features.Count]);
+        var outputs = (session ?? Session).Run([tensor], [ProbabilityOutputIndex]);
+        using var probabilities = outputs[0];
+        var p = probabilities.GetTensorData<float>();
+        var width = probabilities.Shape.Count == 2 ? (int)probabilities.Shape[1] : 1;
+        var column = Math.Min(Manifest.Onnx.ProbabilityColumn, width - 1);
+        for (var r = 0; r < rows; r++)
+        {
+            result[r] = p[(r * width) + column];
+        }
+
+        return result;
+    }
+
     /// <inheritdoc/>
     public void Dispose() => Session.Dispose();
 }

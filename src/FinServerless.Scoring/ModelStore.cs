@@ -55,8 +55,8 @@ public sealed class ModelStore(IRunOutput store)
         return ModelManifest.Parse(bytes, path);
     }
 
-    /// <summary>Loads "name@version" or "name@champion", checking the ONNX file against its manifest.</summary>
-    public async Task<LoadedModel> LoadAsync(string reference, SessionOptions? options = null, CancellationToken cancellationToken = default)
+    /// <summary>Resolves "name@version" or "name@champion" to the name and the version it means now.</summary>
+    public async Task<(string Model, string Version)> ResolveAsync(string reference, CancellationToken cancellationToken = default)
     {
         var at = reference.IndexOf('@');
         if (at <= 0 || at == reference.Length - 1)
@@ -71,6 +71,13 @@ public sealed class ModelStore(IRunOutput store)
                 ?? throw new ModelException($"Model '{model}' has no champion yet; train and promote a version first, or name a version.");
         }
 
+        return (model, version);
+    }
+
+    /// <summary>Loads "name@version" or "name@champion", checking the ONNX file against its manifest.</summary>
+    public async Task<LoadedModel> LoadAsync(string reference, SessionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (model, version) = await ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
         var manifest = await ReadManifestAsync(model, version, cancellationToken).ConfigureAwait(false);
         var onnxPath = $"models/{model}/{version}/{manifest.Onnx.Path}";
         var onnx = await store.ReadAsync(onnxPath, cancellationToken).ConfigureAwait(false)

@@ -12,11 +12,5 @@ internal static class DatasetFiles
 
     public static DatasetContract GmscContract => DatasetContract.Load(Path.Combine(RepositoryLayout.Root, "samples", "give-me-some-credit", "contract.json"));
 
-    /// <summary>Give Me Some Credit's training file, or null (with the reason) where ../shared is absent.</summary>
-    public static string? GmscTraining(out string reason)
-    {
-        var path = Path.GetFullPath(Path.Combine(RepositoryLayout.Root, "..", "shared", "datasets", "give_me_some_credit", "cs-training.csv"));
-        reason = $"needs {path} (Give Me Some Credit, not redistributable; present in CI)";
-        return File.Exists(path) ? path : null;
-    }
+    public static string? GmscTraining(out string reason) => FinServerless.Testing.SharedDatasets.GmscTraining(out reason);
 }

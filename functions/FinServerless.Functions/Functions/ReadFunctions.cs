@@ -57,21 +57,8 @@ public static class ReadFunctions
     public static async Task<InvocationResponse> RunsAsync(AppServices app, InvocationRequest request, CancellationToken cancellationToken)
     {
         var p = request.Http().Params;
-        var prefix = $"{p.GetValueOrDefault("partner")}/{p.GetValueOrDefault("dataset")}/";
-        var runs = new List<RunManifest>();
-        var paths = new List<string>();
-        await foreach (var blob in app.ListAsync(RunPaths.CuratedContainer, prefix, cancellationToken).ConfigureAwait(false))
-        {
-            if (blob.Name.EndsWith("/_manifest.json", StringComparison.Ordinal))
-            {
-                paths.Add($"{RunPaths.CuratedContainer}/{blob.Name}");
-                runs.Add(await app.ReadRunAsync(paths[^1], cancellationToken).ConfigureAwait(false));
-            }
-        }
-
-        var list = runs.Zip(paths).OrderByDescending(r => r.First.CreatedAt)
-            .Select(r => new { runId = r.First.RunId, createdAt = r.First.CreatedAt, rows = r.First.Rows, input = r.First.Input.Path, manifest = r.Second, drift = r.First.Drift?.WorstBand })
-            .ToList();
+        var runs = await app.RunsAsync(p.GetValueOrDefault("partner") ?? string.Empty, p.GetValueOrDefault("dataset") ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        var list = runs.Select(r => new { runId = r.Run.RunId, createdAt = r.Run.CreatedAt, rows = r.Run.Rows, input = r.Run.Input.Path, manifest = r.Path, drift = r.Run.Drift?.WorstBand }).ToList();
         return new InvocationResponse().Http(200, new { partner = p.GetValueOrDefault("partner"), dataset = p.GetValueOrDefault("dataset"), runs = list });
     }
 

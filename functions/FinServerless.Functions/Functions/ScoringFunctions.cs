@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Validation;
 using FinServerless.Functions.Handler;
-using FinServerless.Onnx.Runtime;
 using FinServerless.Scoring;
 
 namespace FinServerless.Functions.Functions;
@@ -78,24 +77,15 @@ public static class ScoringFunctions
             }
         }
 
-        var results = new List<object>(rows.Count);
-        if (rows.Count > 0)
+        var probabilities = model.Predict(x, rows.Count);
+        var names = features.Select(f => f.Name).ToHashSet();
+        var results = rows.Select((row, r) =>
         {
-            using var tensor = OrtValue.CreateTensor<float>(x, [rows.Count, features.Count]);
-            var outputs = model.Session.Run([tensor], [model.ProbabilityOutputIndex]);
-            using var probabilities = outputs[0];
-            var p = probabilities.GetTensorData<float>();
-            var width = probabilities.Shape.Count == 2 ? (int)probabilities.Shape[1] : 1;
-            var names = features.Select(f => f.Name).ToHashSet();
-            for (var r = 0; r < rows.Count; r++)
-            {
-                var probability = p[(r * width) + Math.Min(model.Manifest.Onnx.ProbabilityColumn, width - 1)];
-                var echo = rows[r].Where(kv => !names.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
-                echo["probability_of_default"] = Math.Round(probability, 6);
-                echo["risk_band"] = app.Bands.Names[app.Bands.IndexOf(probability)];
-                results.Add(echo);
-            }
-        }
+            var echo = row.Where(kv => !names.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
+            echo["probability_of_default"] = Math.Round(probabilities[r], 6);
+            echo["risk_band"] = app.Bands.Names[app.Bands.IndexOf(probabilities[r])];
+            return echo;
+        }).ToList();
 
         response.Logs.Add($"scored {rows.Count} row(s) with {model.Manifest.Id}");
         return response.Http(200, new { model = model.Manifest.Id, rows = results });

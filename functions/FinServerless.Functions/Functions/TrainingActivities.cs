@@ -59,8 +59,7 @@ public static class TrainingActivities
             using var status = JsonDocument.Parse(bytes);
             var root = status.RootElement;
             state = root.TryGetProperty("state", out var s) ? s.GetString() : null;
-            line = root.TryGetProperty("line", out var l) ? l.GetString()
-                : root.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Object ? new ProgressLine(p).Text : null;
+            line = root.TryGetProperty("line", out var l) ? l.GetString() : null;
             reason = root.TryGetProperty("detail", out var d) && d.ValueKind == JsonValueKind.Object && d.TryGetProperty("reason", out var r) ? r.GetString() : null;
         }
 
@@ -126,27 +125,7 @@ public static class TrainingActivities
 
     private static async Task<double> AucAsync(AppServices app, ModelManifest manifest, TrainingTable test, CancellationToken cancellationToken)
     {
-        var positions = manifest.Features.Select(f => test.Features.ToList().IndexOf(f.Name)).ToArray();
-        var x = new float[test.Rows * positions.Length];
-        for (var r = 0; r < test.Rows; r++)
-        {
-            for (var k = 0; k < positions.Length; k++)
-            {
-                var v = test.X[(r * test.Columns) + positions[k]];
-                x[(r * positions.Length) + k] = float.IsNaN(v) && manifest.Features[k].Impute is { } impute ? (float)impute : v;
-            }
-        }
-
-        var onnxPath = $"models/{manifest.Name}/{manifest.Version}/{manifest.Onnx.Path}";
-        var onnx = await app.Store.ReadAsync(onnxPath, cancellationToken).ConfigureAwait(false)
-            ?? throw new ModelException($"Model {manifest.Id}: {onnxPath} is missing.");
-        return Metrics.Auc(TrainingJob.PredictOnnx(manifest, onnx, x, test.Rows), test.Y);
-    }
-
-    private readonly struct ProgressLine(JsonElement progress)
-    {
-        public string Text => $"progress trainer={Get("trainer")} phase={Get("phase")} step={Get("step")}/{Get("total")}";
-
-        private string Get(string name) => progress.TryGetProperty(name, out var v) ? v.ToString() : "?";
+        var model = await app.LoadModelAsync(manifest.Id, cancellationToken).ConfigureAwait(false);
+        return Metrics.Auc(model.Predict(test.ScoringInput(manifest.Features), test.Rows), test.Y);
     }
 }

@@ -41,7 +41,7 @@ internal sealed class StatusWriter(IRunOutput store, string path)
             // A lost intermediate status does not matter; the final one is written below.
         }
 
-        await WriteAsync(new { state, exitCode, progress = _latest, detail }).ConfigureAwait(false);
+        await WriteAsync(new { state, exitCode, progress = _latest, line = _latest?.ToLine(), detail }).ConfigureAwait(false);
     }
 
     private Task WriteAsync(object status) =>

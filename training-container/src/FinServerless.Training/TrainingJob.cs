@@ -135,15 +135,7 @@ public static class TrainingJob
         for (var start = 0; start < rows; start += batch)
         {
             var n = Math.Min(batch, rows - start);
-            using var tensor = OrtValue.CreateTensor<float>(input.AsMemory(start * f, n * f), [n, f]);
-            var outputs = loaded.Session.Run([tensor], [loaded.ProbabilityOutputIndex]);
-            using var probabilities = outputs[0];
-            var p = probabilities.GetTensorData<float>();
-            var width = probabilities.Shape.Count == 2 ? (int)probabilities.Shape[1] : 1;
-            for (var r = 0; r < n; r++)
-            {
-                result[start + r] = p[(r * width) + manifest.Onnx.ProbabilityColumn];
-            }
+            loaded.Predict(input.AsMemory(start * f, n * f), n).CopyTo(result, start);
         }
 
         return result;

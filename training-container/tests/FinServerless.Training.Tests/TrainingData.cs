@@ -9,12 +9,7 @@ internal static class TrainingData
 {
     public static string TaiwanCsv => Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "UCI_Credit_Card.csv");
 
-    public static string? GmscTraining(out string reason)
-    {
-        var path = Path.GetFullPath(Path.Combine(RepositoryLayout.Root, "..", "shared", "datasets", "give_me_some_credit", "cs-training.csv"));
-        reason = $"needs {path} (Give Me Some Credit, not redistributable; present in CI)";
-        return File.Exists(path) ? path : null;
-    }
+    public static string? GmscTraining(out string reason) => FinServerless.Testing.SharedDatasets.GmscTraining(out reason);
 
     /// <summary>Ingests <paramref name="csv"/> with the sample contract <paramref name="sample"/> into <paramref name="store"/>; returns the manifest path.</summary>
     public static async Task<string> IngestAsync(IRunOutput store, string csv, string sample)

@@ -73,6 +73,28 @@ public sealed class TrainingTable
         return values;
     }
 
+    /// <summary>
+    /// The model input for these rows: the model's features picked by name, in its order, with missing values
+    /// imputed as the manifest says — what the scorer feeds ONNX Runtime.
+    /// </summary>
+    public float[] ScoringInput(IReadOnlyList<FinServerless.Scoring.FeatureSpec> features)
+    {
+        var names = Features.ToList();
+        var positions = features.Select(f => names.IndexOf(f.Name) is var i and >= 0 ? i
+            : throw new TrainingInputException($"The rows from {Source} lack feature '{f.Name}'.")).ToArray();
+        var x = new float[Rows * positions.Length];
+        for (var r = 0; r < Rows; r++)
+        {
+            for (var k = 0; k < positions.Length; k++)
+            {
+                var v = X[(r * Columns) + positions[k]];
+                x[(r * positions.Length) + k] = float.IsNaN(v) && features[k].Impute is { } impute ? (float)impute : v;
+            }
+        }
+
+        return x;
+    }
+
     /// <summary>Fails with a bad-input error when the table cannot train a binary classifier.</summary>
     public void RequireTrainable(string what = "training data")
     {

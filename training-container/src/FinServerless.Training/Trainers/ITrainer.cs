@@ -58,20 +58,7 @@ public abstract class TrainedModel : IDisposable
     public abstract byte[] ExportOnnx();
 
     /// <summary>Applies <see cref="Features"/>' imputation to raw rows, as the scorer does before ONNX.</summary>
-    public float[] ScoringInput(TrainingTable table)
-    {
-        var x = (float[])table.X.Clone();
-        var f = table.Columns;
-        for (var i = 0; i < x.Length; i++)
-        {
-            if (float.IsNaN(x[i]) && Features[i % f].Impute is { } v)
-            {
-                x[i] = (float)v;
-            }
-        }
-
-        return x;
-    }
+    public float[] ScoringInput(TrainingTable table) => table.ScoringInput(Features);
 
     /// <inheritdoc/>
     public virtual void Dispose() => GC.SuppressFinalize(this);

@@ -114,11 +114,12 @@ public sealed class ScorecardTrainer : ITrainer
 
         var totalBad = labels.Sum(l => (double)l);
         var totalGood = labels.Length - totalBad;
+        var (counted, countedBads) = Count(values, labels, present, edges);
+        var (rows, bads) = (counted.ToList(), countedBads.ToList());
         while (true)
         {
-            var (rows, bads) = Count(values, labels, present, edges);
             var weakest = -1;
-            for (var b = 0; b < rows.Length; b++)
+            for (var b = 0; b < rows.Count; b++)
             {
                 if (rows[b] < minShare * values.Length || bads[b] == 0 || bads[b] == rows[b])
                 {
@@ -137,16 +138,21 @@ public sealed class ScorecardTrainer : ITrainer
                     feature,
                     [.. edges],
                     rows.Select((n, b) => Woe(bads[b], n - bads[b], totalBad, totalGood)).ToArray(),
-                    rows,
-                    bads,
+                    [.. rows],
+                    [.. bads],
                     missingRows == 0 ? 0 : Woe(missingBad, missingRows - missingBad, totalBad, totalGood),
                     missingRows,
                     missingBad);
             }
 
-            // Merge the weakest bin with its smaller neighbour (drop the edge between them).
-            var mergeRight = weakest == 0 || (weakest < rows.Length - 1 && rows[weakest + 1] < rows[weakest - 1]);
-            edges.RemoveAt(mergeRight ? weakest : weakest - 1);
+            // Merge the weakest bin with its smaller neighbour: drop the edge between them and add up their counts.
+            var mergeRight = weakest == 0 || (weakest < rows.Count - 1 && rows[weakest + 1] < rows[weakest - 1]);
+            var left = mergeRight ? weakest : weakest - 1;
+            rows[left] += rows[left + 1];
+            bads[left] += bads[left + 1];
+            rows.RemoveAt(left + 1);
+            bads.RemoveAt(left + 1);
+            edges.RemoveAt(left);
         }
     }
 
