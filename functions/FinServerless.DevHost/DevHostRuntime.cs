@@ -93,7 +93,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
         Log($"handler ready on port {_handler.Port}");
         _invoker = new Invoker(_handler, _queues, Setting, Log);
 
-        Hub = new StorageTaskHub(_blobs, connection.CreateQueueServiceClient(), new TaskHubOptions { HubName = _app.HubName, Log = line => Log($"durable: {line}") });
+        Hub = new StorageTaskHub(_blobs, connection.CreateQueueServiceClient(), _app.DurableOptions(Log));
         await Hub.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
 
         var builder = WebApplication.CreateSlimBuilder();

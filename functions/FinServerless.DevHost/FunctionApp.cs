@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FinServerless.Durable.Backend;
 
 namespace FinServerless.DevHost;
 
@@ -44,6 +45,49 @@ public sealed class FunctionApp
 
     /// <summary>The task hub name (extensions.durableTask.hubName, default "finserverless").</summary>
     public string HubName => Host["extensions"]?["durableTask"]?["hubName"]?.GetValue<string>() ?? "finserverless";
+
+    /// <summary>
+    /// The durable backend's settings from host.json's extensions.durableTask, with the Durable extension's names:
+    /// hubName, maxConcurrentActivityFunctions, maxConcurrentOrchestratorFunctions, and storageProvider's
+    /// controlQueueVisibilityTimeout / workItemQueueVisibilityTimeout (the shorter of the two is used for both).
+    /// </summary>
+    public TaskHubOptions DurableOptions(Action<string>? log)
+    {
+        var durable = Host["extensions"]?["durableTask"];
+        var defaults = new TaskHubOptions();
+        TimeSpan? Span(string name)
+        {
+            var node = durable?["storageProvider"]?[name];
+            if (node is null)
+            {
+                return null;
+            }
+
+            return TimeSpan.TryParse(node.ToString(), System.Globalization.CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero
+                ? span
+                : throw new InvalidOperationException($"{Path.Combine(Root, "host.json")}: extensions.durableTask.storageProvider.{name} '{node}' is not a positive time span such as \"00:00:30\".");
+        }
+
+        int Count(string name, int fallback)
+        {
+            var node = durable?[name];
+            return node is null ? fallback
+                : int.TryParse(node.ToString(), System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0 ? n
+                : throw new InvalidOperationException($"{Path.Combine(Root, "host.json")}: extensions.durableTask.{name} '{node}' is not a positive whole number.");
+        }
+
+        var visibility = new[] { Span("controlQueueVisibilityTimeout"), Span("workItemQueueVisibilityTimeout") }.Where(t => t is not null).Min() ?? defaults.VisibilityTimeout;
+        var options = new TaskHubOptions
+        {
+            HubName = HubName,
+            VisibilityTimeout = visibility,
+            ActivityConcurrency = Count("maxConcurrentActivityFunctions", defaults.ActivityConcurrency),
+            OrchestrationConcurrency = Count("maxConcurrentOrchestratorFunctions", defaults.OrchestrationConcurrency),
+            Log = log,
+        };
+        options.Validate();
+        return options;
+    }
 
     /// <summary>A queues extension setting (host.json extensions.queues).</summary>
     public JsonNode? QueueSetting(string name) => Host["extensions"]?["queues"]?[name];

@@ -53,6 +53,20 @@ public sealed class StorageTaskHubTests(AzuriteFixture azurite) : IClassFixture<
 
             return n;
         },
+        ["Generations"] = async ctx =>
+        {
+            // Generation 1 runs task 0 and continues as new; generation 2 waits, then runs its own task 0.
+            if (ctx.GetInput<int>() == 1)
+            {
+                await ctx.CallActivityAsync<int>("Double", 1);
+                ctx.ContinueAsNew(2);
+                return null;
+            }
+
+            await ctx.WaitForExternalEvent<string>("go");
+            return await ctx.CallActivityAsync<int>("Double", 21);
+        },
+        ["SlowOne"] = async ctx => await ctx.CallActivityAsync<int>("Slow", ctx.GetInput<int>()),
     };
 
     private static readonly ConcurrentDictionary<string, int> Calls = new();
@@ -69,12 +83,19 @@ public sealed class StorageTaskHubTests(AzuriteFixture azurite) : IClassFixture<
         {
             "Double" => ActivityResult.Success(JsonSerializer.Serialize(2 * x)),
             "AddOne" => ActivityResult.Success(JsonSerializer.Serialize(x + 1)),
+            "Slow" => await SlowAsync(x),
             _ => ActivityResult.Fail("ActivityNotFound", $"no activity '{name}'"),
         };
     }
 
-    private StorageTaskHub Hub(string name, TimeSpan? visibility = null) =>
-        new(azurite.Blobs, azurite.Queues, new TaskHubOptions { HubName = name, VisibilityTimeout = visibility ?? TimeSpan.FromSeconds(30), MaxPollInterval = TimeSpan.FromMilliseconds(100) });
+    private static async Task<ActivityResult> SlowAsync(int x)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(7));
+        return ActivityResult.Success(JsonSerializer.Serialize(x));
+    }
+
+    private StorageTaskHub Hub(string name, TimeSpan? visibility = null, Action<string>? log = null) =>
+        new(azurite.Blobs, azurite.Queues, new TaskHubOptions { HubName = name, VisibilityTimeout = visibility ?? TimeSpan.FromSeconds(30), MaxPollInterval = TimeSpan.FromMilliseconds(100), Log = log });
 
     private static string HubName() => "h" + Guid.NewGuid().ToString("N")[..12];
 
@@ -174,6 +195,66 @@ public sealed class StorageTaskHubTests(AzuriteFixture azurite) : IClassFixture<
         Assert.Equal("\"no answer\"", results[unanswered].Output);
         Assert.Equal("1011", results[parent].Output);
         Assert.Equal("3", results[counter].Output);
+    }
+
+    [Fact]
+    public async Task A_late_result_of_an_execution_that_continued_as_new_is_dropped_not_applied_to_the_new_one()
+    {
+        var name = HubName();
+        var log = new ConcurrentQueue<string>();
+        var hub = Hub(name, log: log.Enqueue);
+        await hub.CreateIfNotExistsAsync();
+        using var stop = new CancellationTokenSource();
+        var worker = hub.RunAsync(RunOrchestrator, RunActivity, stop.Token);
+
+        var id = await hub.StartAsync("Generations", "1");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline && ((await hub.GetAsync(id))?.History is not { } h || h.All(e => e.EventTypeCase != HistoryEvent.EventTypeOneofCase.ExecutionStarted) || (await hub.GetAsync(id))!.Value.State.Input != "2"))
+        {
+            await Task.Delay(50);
+        }
+
+        // A duplicate delivery of generation 1's result for task 0, arriving after the instance moved on.
+        var late = new ControlMessage
+        {
+            InstanceId = id,
+            Generation = 1,
+            Event = new HistoryEvent { EventId = -1, Timestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(DateTime.UtcNow), TaskCompleted = new TaskCompletedEvent { TaskScheduledId = 0, Result = "999" } },
+        };
+        await azurite.Queues.GetQueueClient($"{name}-control").WithEncoding(Storage.Queues.QueueMessageEncoding.None)
+            .SendMessageAsync(Convert.ToBase64String(Google.Protobuf.MessageExtensions.ToByteArray(late)));
+        deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline && !log.Any(l => l.Contains("dropped 1 event(s) of an earlier execution", StringComparison.Ordinal)))
+        {
+            await Task.Delay(50);
+        }
+
+        await hub.RaiseEventAsync(id, "go", "\"now\"");
+        var state = await hub.WaitForCompletionAsync(id, TimeSpan.FromSeconds(30));
+        stop.Cancel();
+        await worker;
+
+        Assert.Equal(OrchestrationStatus.Completed, state.OrchestrationStatus);
+        Assert.Equal("42", state.Output);
+    }
+
+    [Fact]
+    public async Task An_activity_running_past_the_visibility_timeout_keeps_its_message_and_runs_once()
+    {
+        var hub = Hub(HubName(), TimeSpan.FromSeconds(2));
+        await hub.CreateIfNotExistsAsync();
+        using var stop = new CancellationTokenSource();
+        var worker = hub.RunAsync(RunOrchestrator, RunActivity, stop.Token);
+
+        var id = await hub.StartAsync("SlowOne", "5");
+        var state = await hub.WaitForCompletionAsync(id, TimeSpan.FromSeconds(60));
+        await Task.Delay(3000); // time for a second copy to show up, were the message visible again
+        stop.Cancel();
+        await worker;
+
+        Assert.Equal(OrchestrationStatus.Completed, state.OrchestrationStatus);
+        Assert.Equal("5", state.Output);
+        Assert.Equal(1, Calls[$"{id}/Slow/5"]); // 7 s of work under a 2 s timeout: without renewal it would run 3–4 times
     }
 
     [Fact]

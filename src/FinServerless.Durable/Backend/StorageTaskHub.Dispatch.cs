@@ -77,7 +77,9 @@ public sealed partial class StorageTaskHub
 
     private async Task DispatchActivitiesAsync(IReadOnlyList<QueueMessage> batch, ActivityInvoker activities, CancellationToken cancellationToken)
     {
-        var done = new System.Collections.Concurrent.ConcurrentBag<(QueueMessage Message, string InstanceId, HistoryEvent Event)>();
+        await using var leases = new MessageLeases(_workItems, batch, _options.VisibilityTimeout, _options.Log);
+        var unreadable = new System.Collections.Concurrent.ConcurrentBag<QueueMessage>();
+        var done = new System.Collections.Concurrent.ConcurrentBag<(QueueMessage Message, string InstanceId, int Generation, HistoryEvent Event)>();
         await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = _options.ActivityConcurrency }, async (message, _) =>
         {
             ActivityMessage work;
@@ -88,7 +90,7 @@ public sealed partial class StorageTaskHub
             catch (Exception ex) when (ex is FormatException or InvalidProtocolBufferException)
             {
                 _options.Log?.Invoke($"durable: dropping an unreadable work item {message.MessageId}: {ex.Message}");
-                await _workItems.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None).ConfigureAwait(false);
+                unreadable.Add(message);
                 return;
             }
 
@@ -118,24 +120,38 @@ public sealed partial class StorageTaskHub
             }
 
             _options.Log?.Invoke($"durable: activity {work.Name} for {work.InstanceId} #{work.TaskId} {(result.Failure is null ? "succeeded" : "failed")} in {clock.ElapsedMilliseconds} ms");
-            done.Add((message, work.InstanceId, e));
+            done.Add((message, work.InstanceId, work.Generation, e));
         }).ConfigureAwait(false);
 
-        // One control message per instance carries all of this batch's results; then the work items go.
-        foreach (var group in done.GroupBy(d => d.InstanceId))
+        // One control message per instance (and execution) carries all of this batch's results; then the work items go.
+        foreach (var group in done.GroupBy(d => (d.InstanceId, d.Generation)))
         {
             var events = group.Select(g => g.Event).ToList();
-            var control = new ControlMessage { InstanceId = group.Key, Event = events[0] };
+            var control = new ControlMessage { InstanceId = group.Key.InstanceId, Generation = group.Key.Generation, Event = events[0] };
             control.More.AddRange(events.Skip(1));
             await SendControlAsync(control, null, CancellationToken.None).ConfigureAwait(false);
         }
 
-        await Parallel.ForEachAsync(done, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (d, _) =>
-            await _workItems.DeleteMessageAsync(d.Message.MessageId, d.Message.PopReceipt, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
+        await Parallel.ForEachAsync(done.Select(d => d.Message).Concat(unreadable), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, _) =>
+        {
+            if (await leases.TakeAsync(m).ConfigureAwait(false) is not { } receipt)
+            {
+                return; // held by another worker now; it will find the result already applied
+            }
+
+            try
+            {
+                await _workItems.DeleteMessageAsync(m.MessageId, receipt, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 400)
+            {
+            }
+        }).ConfigureAwait(false);
     }
 
     private async Task DispatchOrchestrationsAsync(IReadOnlyList<QueueMessage> batch, OrchestratorInvoker orchestrators, CancellationToken cancellationToken)
     {
+        await using var leases = new MessageLeases(_control, batch, _options.VisibilityTimeout, _options.Log);
         var byInstance = new Dictionary<string, List<(QueueMessage Message, ControlMessage Control)>>();
         foreach (var message in batch)
         {
@@ -152,7 +168,7 @@ public sealed partial class StorageTaskHub
             catch (Exception ex) when (ex is FormatException or InvalidProtocolBufferException)
             {
                 _options.Log?.Invoke($"durable: dropping an unreadable control message {message.MessageId}: {ex.Message}");
-                await _control.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None).ConfigureAwait(false);
+                await ReleaseAsync(leases, [(message, new ControlMessage())], null).ConfigureAwait(false);
             }
         }
 
@@ -163,13 +179,13 @@ public sealed partial class StorageTaskHub
             await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await ProcessInstanceAsync(group.Key, group.Value, orchestrators, cancellationToken).ConfigureAwait(false);
+                await ProcessInstanceAsync(leases, group.Key, group.Value, orchestrators, cancellationToken).ConfigureAwait(false);
             }
             catch (RequestFailedException ex) when (ex.Status is 409 or 412)
             {
                 // Another host committed first: make the messages visible again at once, to be replayed on the new history.
                 _options.Log?.Invoke($"durable: {group.Key} changed under us ({ex.ErrorCode}); its events will be retried");
-                await ReleaseAsync(group.Value, TimeSpan.Zero).ConfigureAwait(false);
+                await ReleaseAsync(leases, group.Value, TimeSpan.Zero).ConfigureAwait(false);
             }
             finally
             {
@@ -178,11 +194,36 @@ public sealed partial class StorageTaskHub
         }).ConfigureAwait(false);
     }
 
-    private async Task ProcessInstanceAsync(string instanceId, List<(QueueMessage Message, ControlMessage Control)> messages, OrchestratorInvoker orchestrators, CancellationToken cancellationToken)
+    private async Task ProcessInstanceAsync(MessageLeases leases, string instanceId, List<(QueueMessage Message, ControlMessage Control)> messages, OrchestratorInvoker orchestrators, CancellationToken cancellationToken)
     {
         var loaded = await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
         var instance = loaded?.Instance;
         var now = DateTime.UtcNow;
+
+        // Fence by execution: events of an earlier generation (a late activity result or timer of an execution
+        // that has since continued as new or been restarted) are dropped; those of a later one (sent by an
+        // episode whose commit has not landed yet) wait. Events from outside (generation 0) go to the current one.
+        if (instance is { Generation: > 0 } fenced)
+        {
+            var stale = messages.Where(m => m.Control.Generation > 0 && m.Control.Generation < fenced.Generation).ToList();
+            var early = messages.Where(m => m.Control.Generation > fenced.Generation).ToList();
+            if (stale.Count > 0)
+            {
+                _options.Log?.Invoke($"durable: {instanceId}: dropped {stale.Sum(m => 1 + m.Control.More.Count)} event(s) of an earlier execution");
+                await ReleaseAsync(leases, stale, null).ConfigureAwait(false);
+            }
+
+            if (early.Count > 0)
+            {
+                await ReleaseAsync(leases, early, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }
+
+            messages = messages.Except(stale).Except(early).ToList();
+            if (messages.Count == 0)
+            {
+                return;
+            }
+        }
 
         // Events can overtake the start they belong to (a host may send work and die before committing the
         // start). Until the instance's history has its ExecutionStarted, only the start is applied; the rest wait.
@@ -191,7 +232,7 @@ public sealed partial class StorageTaskHub
         {
             var start = messages.FirstOrDefault(m => m.Control.Event.EventTypeCase == HistoryEvent.EventTypeOneofCase.ExecutionStarted);
             var waiting = messages.Where(m => m.Message != start.Message).ToList();
-            await ReleaseAsync(waiting, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            await ReleaseAsync(leases, waiting, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             if (start.Message is null)
             {
                 return;
@@ -213,6 +254,7 @@ public sealed partial class StorageTaskHub
                         instance ??= NewInstance(instanceId, e.ExecutionStarted, control, now);
                         instance.ParentInstanceId = control.ParentInstanceId;
                         instance.ParentTaskId = control.ParentTaskId;
+                        instance.ParentGeneration = control.ParentGeneration;
                         events.Add(e);
                     }
 
@@ -261,7 +303,7 @@ public sealed partial class StorageTaskHub
 
         if (instance is null || IsTerminal(instance.State.OrchestrationStatus) || events.Count == 0)
         {
-            await ReleaseAsync(messages, null).ConfigureAwait(false);
+            await ReleaseAsync(leases, messages, null).ConfigureAwait(false);
             return;
         }
 
@@ -280,7 +322,7 @@ public sealed partial class StorageTaskHub
         }
         else
         {
-            var request = new OrchestratorRequest { InstanceId = instanceId };
+            var request = new OrchestratorRequest { InstanceId = instanceId, ExecutionId = instance.State.ExecutionId };
             request.PastEvents.AddRange(instance.History);
             request.NewEvents.Add(started);
             request.NewEvents.AddRange(events);
@@ -316,7 +358,7 @@ public sealed partial class StorageTaskHub
             ContentType = "application/x-protobuf",
         }, cancellationToken).ConfigureAwait(false);
         _options.Log?.Invoke($"durable: {instance.State.Name} {instanceId}: {events.Count} event(s) → {next.State.OrchestrationStatus}, {outgoing.Count} message(s)");
-        await ReleaseAsync(messages, null).ConfigureAwait(false);
+        await ReleaseAsync(leases, messages, null).ConfigureAwait(false);
     }
 
     private void ApplyActions(StoredInstance next, OrchestratorResponse response, DateTime now, List<(ControlMessage?, TimeSpan?, ActivityMessage?)> outgoing)
@@ -329,18 +371,18 @@ public sealed partial class StorageTaskHub
                 case OrchestratorAction.OrchestratorActionTypeOneofCase.ScheduleTask:
                     var task = action.ScheduleTask;
                     next.History.Add(new HistoryEvent { EventId = action.Id, Timestamp = at, TaskScheduled = new TaskScheduledEvent { Name = task.Name, Input = task.Input } });
-                    outgoing.Add((null, null, new ActivityMessage { InstanceId = next.State.InstanceId, TaskId = action.Id, Name = task.Name, Input = task.Input ?? string.Empty, HasInput = task.Input is not null }));
+                    outgoing.Add((null, null, new ActivityMessage { InstanceId = next.State.InstanceId, Generation = next.Generation, TaskId = action.Id, Name = task.Name, Input = task.Input ?? string.Empty, HasInput = task.Input is not null }));
                     break;
                 case OrchestratorAction.OrchestratorActionTypeOneofCase.CreateTimer:
                     var fireAt = action.CreateTimer.FireAt;
                     next.History.Add(new HistoryEvent { EventId = action.Id, Timestamp = at, TimerCreated = new TimerCreatedEvent { FireAt = fireAt } });
-                    outgoing.Add((new ControlMessage { InstanceId = next.State.InstanceId, Event = new HistoryEvent { EventId = -1, Timestamp = fireAt, TimerFired = new TimerFiredEvent { TimerId = action.Id, FireAt = fireAt } } }, Delay(fireAt.ToDateTime(), now), null));
+                    outgoing.Add((new ControlMessage { InstanceId = next.State.InstanceId, Generation = next.Generation, Event = new HistoryEvent { EventId = -1, Timestamp = fireAt, TimerFired = new TimerFiredEvent { TimerId = action.Id, FireAt = fireAt } } }, Delay(fireAt.ToDateTime(), now), null));
                     break;
                 case OrchestratorAction.OrchestratorActionTypeOneofCase.CreateSubOrchestration:
                     var sub = action.CreateSubOrchestration;
                     next.History.Add(new HistoryEvent { EventId = action.Id, Timestamp = at, SubOrchestrationInstanceCreated = new SubOrchestrationInstanceCreatedEvent { InstanceId = sub.InstanceId, Name = sub.Name, Input = sub.Input } });
                     var child = new ExecutionStartedEvent { Name = sub.Name, Input = sub.Input, OrchestrationInstance = new OrchestrationInstance { InstanceId = sub.InstanceId } };
-                    outgoing.Add((new ControlMessage { InstanceId = sub.InstanceId, ParentInstanceId = next.State.InstanceId, ParentTaskId = action.Id, Event = new HistoryEvent { EventId = -1, Timestamp = at, ExecutionStarted = child } }, null, null));
+                    outgoing.Add((new ControlMessage { InstanceId = sub.InstanceId, ParentInstanceId = next.State.InstanceId, ParentTaskId = action.Id, ParentGeneration = next.Generation, Event = new HistoryEvent { EventId = -1, Timestamp = at, ExecutionStarted = child } }, null, null));
                     break;
                 case OrchestratorAction.OrchestratorActionTypeOneofCase.SendEvent:
                     var send = action.SendEvent;
@@ -352,14 +394,17 @@ public sealed partial class StorageTaskHub
                     if (complete.OrchestrationStatus == OrchestrationStatus.ContinuedAsNew)
                     {
                         // A fresh execution: empty history, the new input, and the events it had not consumed.
+                        // A new generation: whatever the old execution still has in flight is fenced off.
                         next.History.Clear();
                         next.CompletedIds.Clear();
                         next.State.Input = complete.Result;
-                        var restart = new ExecutionStartedEvent { Name = next.State.Name, Input = complete.Result, OrchestrationInstance = new OrchestrationInstance { InstanceId = next.State.InstanceId } };
-                        outgoing.Add((new ControlMessage { InstanceId = next.State.InstanceId, ParentInstanceId = next.ParentInstanceId, ParentTaskId = next.ParentTaskId, Event = new HistoryEvent { EventId = -1, Timestamp = at, ExecutionStarted = restart } }, null, null));
+                        next.Generation++;
+                        next.State.ExecutionId = NewExecutionId();
+                        var restart = new ExecutionStartedEvent { Name = next.State.Name, Input = complete.Result, OrchestrationInstance = new OrchestrationInstance { InstanceId = next.State.InstanceId, ExecutionId = next.State.ExecutionId } };
+                        outgoing.Add((new ControlMessage { InstanceId = next.State.InstanceId, Generation = next.Generation, ParentInstanceId = next.ParentInstanceId, ParentTaskId = next.ParentTaskId, ParentGeneration = next.ParentGeneration, Event = new HistoryEvent { EventId = -1, Timestamp = at, ExecutionStarted = restart } }, null, null));
                         foreach (var carried in complete.CarryoverEvents)
                         {
-                            outgoing.Add((new ControlMessage { InstanceId = next.State.InstanceId, Event = carried }, null, null));
+                            outgoing.Add((new ControlMessage { InstanceId = next.State.InstanceId, Generation = next.Generation, Event = carried }, null, null));
                         }
 
                         next.State.OrchestrationStatus = OrchestrationStatus.ContinuedAsNew;
@@ -406,15 +451,17 @@ public sealed partial class StorageTaskHub
                 };
             }
 
-            outgoing.Add((new ControlMessage { InstanceId = next.ParentInstanceId, Event = e }, null, null));
+            outgoing.Add((new ControlMessage { InstanceId = next.ParentInstanceId, Generation = next.ParentGeneration, Event = e }, null, null));
         }
     }
 
     private static StoredInstance NewInstance(string instanceId, ExecutionStartedEvent started, ControlMessage control, DateTime now) => new()
     {
+        Generation = Math.Max(1, control.Generation),
         State = new OrchestrationState
         {
             InstanceId = instanceId,
+            ExecutionId = string.IsNullOrEmpty(started.OrchestrationInstance?.ExecutionId) ? NewExecutionId() : started.OrchestrationInstance.ExecutionId,
             Name = started.Name,
             Input = started.Input,
             OrchestrationStatus = OrchestrationStatus.Pending,
@@ -431,18 +478,23 @@ public sealed partial class StorageTaskHub
     }
 
     /// <summary>Deletes processed control messages (null), or makes them visible again after a delay.</summary>
-    private async Task ReleaseAsync(List<(QueueMessage Message, ControlMessage Control)> messages, TimeSpan? visibleAgainIn) =>
+    private async Task ReleaseAsync(MessageLeases leases, List<(QueueMessage Message, ControlMessage Control)> messages, TimeSpan? visibleAgainIn) =>
         await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, _) =>
         {
+            if (await leases.TakeAsync(m.Message).ConfigureAwait(false) is not { } receipt)
+            {
+                return; // held by another worker now; it will drop what is already applied
+            }
+
             try
             {
                 if (visibleAgainIn is { } delay)
                 {
-                    await _control.UpdateMessageAsync(m.Message.MessageId, m.Message.PopReceipt, delay, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                    await _control.UpdateMessageAsync(m.Message.MessageId, receipt, delay, cancellationToken: CancellationToken.None).ConfigureAwait(false);
                 }
                 else
                 {
-                    await _control.DeleteMessageAsync(m.Message.MessageId, m.Message.PopReceipt, CancellationToken.None).ConfigureAwait(false);
+                    await _control.DeleteMessageAsync(m.Message.MessageId, receipt, CancellationToken.None).ConfigureAwait(false);
                 }
             }
             catch (RequestFailedException ex) when (ex.Status is 404 or 400)

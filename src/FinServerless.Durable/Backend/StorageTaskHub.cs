@@ -71,18 +71,21 @@ public sealed partial class StorageTaskHub
             throw new InvalidOperationException($"Orchestration instance '{instanceId}' already exists and is {Describe(e.Instance.State.OrchestrationStatus)}; pick another id or terminate it first.");
         }
 
-        await blob.UploadAsync(new BinaryData(new StoredInstance { State = state }.ToByteArray()), new BlobUploadOptions
+        // Reusing a finished instance's id starts a new generation: late messages of the old one are dropped.
+        var generation = (existing?.Instance.Generation ?? 0) + 1;
+        state.ExecutionId = NewExecutionId();
+        await blob.UploadAsync(new BinaryData(new StoredInstance { State = state, Generation = generation }.ToByteArray()), new BlobUploadOptions
         {
             Conditions = existing is null ? BlobRequestConditions.CreateOnly : BlobRequestConditions.Matching(existing.Value.ETag),
         }, cancellationToken).ConfigureAwait(false);
 
-        var started = new ExecutionStartedEvent { Name = name, OrchestrationInstance = new OrchestrationInstance { InstanceId = instanceId } };
+        var started = new ExecutionStartedEvent { Name = name, OrchestrationInstance = new OrchestrationInstance { InstanceId = instanceId, ExecutionId = state.ExecutionId } };
         if (inputJson is not null)
         {
             started.Input = inputJson;
         }
 
-        await SendControlAsync(new ControlMessage { InstanceId = instanceId, Event = new HistoryEvent { EventId = -1, Timestamp = Timestamp.FromDateTime(now), ExecutionStarted = started } }, null, cancellationToken).ConfigureAwait(false);
+        await SendControlAsync(new ControlMessage { InstanceId = instanceId, Generation = generation, Event = new HistoryEvent { EventId = -1, Timestamp = Timestamp.FromDateTime(now), ExecutionStarted = started } }, null, cancellationToken).ConfigureAwait(false);
         return instanceId;
     }
 
@@ -203,4 +206,6 @@ public sealed partial class StorageTaskHub
         _control.SendMessageAsync(Convert.ToBase64String(message.ToByteArray()), delay, TimeSpan.FromSeconds(-1), cancellationToken);
 
     private static Timestamp Now() => Timestamp.FromDateTime(DateTime.UtcNow);
+
+    private static string NewExecutionId() => Guid.NewGuid().ToString("N");
 }

@@ -24,8 +24,11 @@ public sealed record TaskHubOptions
     /// <summary>Task hub name: containers and queues are named after it (lowercase letters and digits).</summary>
     public string HubName { get; init; } = "finserverless";
 
-    /// <summary>How long a received message stays hidden while it is processed; a crashed worker's messages reappear after it.</summary>
-    public TimeSpan VisibilityTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>
+    /// How long a received message stays hidden; the worker extends it every third of this while it works on the
+    /// message (so long activities are not run twice), and a crashed worker's messages reappear this long after it died.
+    /// </summary>
+    public TimeSpan VisibilityTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Activities run at once by one host.</summary>
     public int ActivityConcurrency { get; init; } = 16;
