@@ -9,6 +9,8 @@ internal static class AppLayout
 
     public static string AppRoot => Path.Combine(RepositoryLayout.Root, "functions", "FinServerless.Functions", "bin", Configuration, "net10.0");
 
+    public static string FanOutAppRoot => Path.Combine(RepositoryLayout.Root, "tests", "FinServerless.DevHost.FanOutApp", "bin", Configuration, "net10.0");
+
     public static string TrainerCommand => $"dotnet {Path.Combine(RepositoryLayout.Root, "training-container", "src", "FinServerless.Trainer", "bin", Configuration, "net10.0", "finserverless-train.dll")}";
 
     public static string DevHostDll => Path.Combine(RepositoryLayout.Root, "functions", "FinServerless.DevHost", "bin", Configuration, "net10.0", "finserverless-devhost.dll");

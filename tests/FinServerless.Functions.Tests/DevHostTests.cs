@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using FinServerless.DevHost;
@@ -14,22 +13,6 @@ public sealed class DevHostTests(AzuriteFixture azurite) : IClassFixture<Azurite
     private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("finserverless-devhost-test-");
 
     public void Dispose() => _folder.Delete(recursive: true);
-
-    private static async Task<JsonObject> PollAsync(Func<Task<JsonObject?>> probe, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (await probe() is { } found)
-            {
-                return found;
-            }
-
-            await Task.Delay(300);
-        }
-
-        throw new TimeoutException($"waited {timeout} for {what}");
-    }
 
     private async Task UploadAsync(string container, string name, byte[] content)
     {
@@ -63,7 +46,7 @@ public sealed class DevHostTests(AzuriteFixture azurite) : IClassFixture<Azurite
 
         var poison = azurite.Queues.GetQueueClient("ingest-events-poison");
         await poison.CreateIfNotExistsAsync();
-        await PollAsync(async () => (await poison.PeekMessagesAsync()).Count > 0 ? [] : null, TimeSpan.FromMinutes(2), "the poison queue");
+        await Poll.UntilAsync(async () => (await poison.PeekMessagesAsync()).Count > 0 ? [] : null, TimeSpan.FromMinutes(2), "the poison queue");
 
         var message = Assert.Single(await poison.PeekMessagesAsync(10));
         Assert.Contains("inbox-nocontract/loans/2026-11-22.csv", message.MessageText);
@@ -84,68 +67,27 @@ public sealed class DevHostTests(AzuriteFixture azurite) : IClassFixture<Azurite
     [Fact]
     public async Task The_dev_host_killed_during_training_and_restarted_completes_the_training()
     {
-        var settingsPath = Path.Combine(_folder.FullName, "local.settings.json");
-        var settings = new JsonObject { ["IsEncrypted"] = false, ["Values"] = new JsonObject(AppLayout.Settings(azurite.ConnectionString).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))) };
-        await File.WriteAllTextAsync(settingsPath, settings.ToJsonString());
-        var port = FreePort();
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
-        Process Start() => Process.Start(new ProcessStartInfo("dotnet", [AppLayout.DevHostDll, "start", "--app", AppLayout.AppRoot, "--settings", settingsPath, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        async Task WaitReadyAsync() => await PollAsync(async () =>
-        {
-            try
-            {
-                return (await http.GetAsync("api/health")).IsSuccessStatusCode ? [] : null;
-            }
-            catch (HttpRequestException)
-            {
-                return null;
-            }
-        }, TimeSpan.FromMinutes(1), "the dev host");
-
+        var settingsPath = await DevHostProcess.WriteSettingsAsync(_folder.FullName, AppLayout.Settings(azurite.ConnectionString));
+        var port = DevHostProcess.FreePort();
         await UploadAsync("contracts", "kill/taiwan-credit.json", (await File.ReadAllTextAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"))).Replace("\"partner\": \"demo\"", "\"partner\": \"kill\"", StringComparison.Ordinal).Select(c => (byte)c).ToArray());
         await UploadAsync("inbox-kill", "taiwan-credit/sample.csv", await File.ReadAllBytesAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "UCI_Credit_Card.csv")));
 
-        var first = Start();
         string statusUri;
-        try
+        await using (var first = await DevHostProcess.StartAsync(AppLayout.AppRoot, settingsPath, port))
         {
-            first.BeginOutputReadLine();
-            first.BeginErrorReadLine();
-            await WaitReadyAsync();
-            await PollAsync(async () => (await http.GetFromJsonAsync<JsonObject>("api/runs/kill/taiwan-credit"))?["runs"]?.AsArray().Count > 0 ? [] : null, TimeSpan.FromMinutes(2), "the curated run");
+            var http = first.Http;
+            await Poll.UntilAsync(async () => (await http.GetFromJsonAsync<JsonObject>("api/runs/kill/taiwan-credit"))?["runs"]?.AsArray().Count > 0 ? [] : null, TimeSpan.FromMinutes(2), "the curated run");
             using var start = await http.PostAsJsonAsync("api/training", new { partner = "kill", dataset = "taiwan-credit", trainer = "mlp", @params = new { epochs = 40, patience = 40 } });
             statusUri = (await start.Content.ReadFromJsonAsync<JsonObject>())!["statusQueryGetUri"]!.GetValue<string>();
-            await PollAsync(async () => (await http.GetFromJsonAsync<JsonObject>(statusUri))?["customStatus"]?["phase"]?.ToString() == "training" ? [] : null, TimeSpan.FromMinutes(1), "the training phase");
-        }
-        finally
-        {
-            first.Kill(entireProcessTree: false); // SIGKILL to the host alone, mid-training
-            await first.WaitForExitAsync();
+            await Poll.UntilAsync(async () => (await http.GetFromJsonAsync<JsonObject>(statusUri))?["customStatus"]?["phase"]?.ToString() == "training" ? [] : null, TimeSpan.FromMinutes(1), "the training phase");
+            await first.KillHostAsync(); // SIGKILL to the host alone, mid-training
         }
 
-        var second = Start();
-        try
-        {
-            second.BeginOutputReadLine();
-            second.BeginErrorReadLine();
-            await WaitReadyAsync();
-            var done = await PollAsync(async () => (await http.GetFromJsonAsync<JsonObject>(statusUri)) is { } s && s["runtimeStatus"]?.ToString() is "Completed" or "Failed" ? s : null, TimeSpan.FromMinutes(5), "TrainModel after the restart");
-            Assert.True(done["runtimeStatus"]!.ToString() == "Completed", done.ToJsonString());
-            Assert.True(done["output"]!["decision"]!["promote"]!.GetValue<bool>());
-            var champion = await http.GetFromJsonAsync<JsonObject>("api/models/taiwan-credit-mlp");
-            Assert.Equal(done["output"]!["model"]!.ToString().Split('@')[1], champion!["models"]![0]!["champion"]!["version"]!.ToString());
-        }
-        finally
-        {
-            second.Kill(entireProcessTree: true);
-            await second.WaitForExitAsync();
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        await using var second = await DevHostProcess.StartAsync(AppLayout.AppRoot, settingsPath, port);
+        var done = await Poll.UntilAsync(async () => (await second.Http.GetFromJsonAsync<JsonObject>(statusUri)) is { } s && s["runtimeStatus"]?.ToString() is "Completed" or "Failed" ? s : null, TimeSpan.FromMinutes(5), "TrainModel after the restart");
+        Assert.True(done["runtimeStatus"]!.ToString() == "Completed", done.ToJsonString());
+        Assert.True(done["output"]!["decision"]!["promote"]!.GetValue<bool>());
+        var champion = await second.Http.GetFromJsonAsync<JsonObject>("api/models/taiwan-credit-mlp");
+        Assert.Equal(done["output"]!["model"]!.ToString().Split('@')[1], champion!["models"]![0]!["champion"]!["version"]!.ToString());
     }
 }

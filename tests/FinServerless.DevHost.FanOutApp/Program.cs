@@ -1,0 +1,22 @@
+using FinServerless.Durable.Orchestration;
+using FinServerless.Functions.Handler;
+
+// FanOut(n): n Square activities at once, then their sum; the answer is known (n(n+1)(2n+1)/6), so a run that
+// loses or double-counts a result shows. Square takes a few milliseconds, like a small real activity.
+await HandlerHost.RunAsync(args, new Dictionary<string, Func<InvocationRequest, CancellationToken, Task<InvocationResponse>>>(StringComparer.OrdinalIgnoreCase)
+{
+    ["FanOut"] = (r, _) => Task.FromResult(Orchestrations.Run(r, FanOutAsync)),
+    ["Square"] = (r, ct) => Activities.Run<long, long>(r, async i =>
+    {
+        await Task.Delay(5, ct);
+        return i * i;
+    }),
+});
+
+static async Task<object?> FanOutAsync(TaskOrchestrationContext context)
+{
+    var n = context.GetInput<int>();
+    context.SetCustomStatus(new { scheduled = n });
+    var squares = await Task.WhenAll(Enumerable.Range(1, n).Select(i => context.CallActivityAsync<long>("Square", (long)i)));
+    return new { count = squares.Length, sum = squares.Sum() };
+}
