@@ -95,6 +95,65 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void Scorecard_bin_counts_match_a_direct_count_over_negatives_zeros_ties_and_extremes()
+    {
+        var random = new Random(11);
+        float[] specials = [-0f, 0f, -1e30f, 1e30f, float.Epsilon, -float.Epsilon, 96f, 98f];
+        var values = Enumerable.Range(0, 20_000).Select(i => i % 97 == 0 ? float.NaN : i % 13 == 0 ? specials[i % specials.Length] : (float)Math.Round((random.NextDouble() - 0.3) * 200, i % 3)).ToArray();
+        var labels = values.Select(_ => random.NextDouble() < 0.2 ? 1f : 0f).ToArray();
+        var bins = ScorecardTrainer.Bin("x", values, labels, maxBins: 20, minShare: 0.01);
+
+        var rows = new int[bins.Thresholds.Length + 1];
+        var bads = new int[bins.Thresholds.Length + 1];
+        for (var i = 0; i < values.Length; i++)
+        {
+            var bin = bins.BinOf(values[i]);
+            if (bin <= bins.Thresholds.Length)
+            {
+                rows[bin]++;
+                bads[bin] += (int)labels[i];
+            }
+        }
+
+        Assert.True(bins.Thresholds.Length >= 10, $"{bins.Thresholds.Length} thresholds");
+        Assert.Equal(rows, bins.Rows);
+        Assert.Equal(bads, bins.Defaults);
+        Assert.Equal(values.Count(float.IsNaN), bins.MissingRows);
+    }
+
+    [Fact]
+    public void Scorecard_regression_ends_where_the_penalized_gradient_vanishes()
+    {
+        var random = new Random(3);
+        const int n = 5003;
+        var columns = Enumerable.Range(0, 4).Select(_ => Enumerable.Range(0, n).Select(_ => random.NextDouble() - 0.5).ToArray()).ToArray();
+        var y = Enumerable.Range(0, n).Select(r => random.NextDouble() < 1 / (1 + Math.Exp(-((2 * columns[0][r]) - columns[1][r] - 1))) ? 1f : 0f).ToArray();
+        const double l2 = 2;
+        var (beta, intercept) = ScorecardTrainer.FitLogistic(columns, y, l2, 50, TrainingProgress.None, "test");
+
+        var gradient = new double[5];
+        for (var r = 0; r < n; r++)
+        {
+            var eta = intercept + Enumerable.Range(0, 4).Sum(j => beta[j] * columns[j][r]);
+            var residual = y[r] - (1 / (1 + Math.Exp(-eta)));
+            gradient[0] += residual;
+            for (var j = 0; j < 4; j++)
+            {
+                gradient[j + 1] += residual * columns[j][r];
+            }
+        }
+
+        for (var j = 0; j < 4; j++)
+        {
+            gradient[j + 1] -= l2 * beta[j];
+        }
+
+        Assert.All(gradient, g => Assert.InRange(g, -1e-6, 1e-6));
+        Assert.InRange(beta[0], 1.5, 2.5); // the true coefficients are 2, -1, 0, 0
+        Assert.InRange(beta[1], -1.5, -0.5);
+    }
+
+    [Fact]
     public async Task Quality_on_Give_Me_Some_Credit_meets_the_targets_with_parity()
     {
         var file = TrainingData.GmscTraining(out var reason);

@@ -64,24 +64,24 @@ public sealed class ScorecardTrainer : ITrainer
         var pdo = p.Number("pdo", 20, 1e-9);
         var iterations = p.Integer("iterations", 50, 1, 10_000);
 
+        // One column at a time: bin it, then replace its values by their bin's WoE (the regression's input).
         var bins = new Binning[train.Columns];
+        var woe = new double[train.Columns][];
         for (var j = 0; j < train.Columns; j++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            bins[j] = Bin(train.Features[j], train.Column(j), train.Y, maxBins, minShare);
+            var column = train.Column(j);
+            bins[j] = Bin(train.Features[j], column, train.Y, maxBins, minShare);
+            woe[j] = new double[column.Length];
+            for (var r = 0; r < column.Length; r++)
+            {
+                woe[j][r] = bins[j].WoeOf(column[r]);
+            }
+
             progress.Report(Name, "binning", j + 1, train.Columns, message: $"{train.Features[j]}: {bins[j].Thresholds.Length + 1} bins");
         }
 
-        var woe = new double[train.Rows * train.Columns];
-        for (var r = 0; r < train.Rows; r++)
-        {
-            for (var j = 0; j < train.Columns; j++)
-            {
-                woe[(r * train.Columns) + j] = bins[j].WoeOf(train.X[(r * train.Columns) + j]);
-            }
-        }
-
-        var (beta, intercept) = FitLogistic(woe, train.Y, train.Columns, l2, iterations, progress, Name);
+        var (beta, intercept) = FitLogistic(woe, train.Y, l2, iterations, progress, Name);
         var factor = pdo / Math.Log(2);
         var offset = baseScore - (factor * Math.Log(baseOdds));
         var model = new Model(bins, beta, intercept, offset, factor)
@@ -99,9 +99,32 @@ public sealed class ScorecardTrainer : ITrainer
     /// <summary>Equal-frequency bins merged until each holds at least <paramref name="minShare"/> of the rows and both classes.</summary>
     public static Binning Bin(string feature, float[] values, float[] labels, int maxBins, double minShare)
     {
-        var present = Enumerable.Range(0, values.Length).Where(i => !float.IsNaN(values[i])).ToArray();
-        var sorted = present.Select(i => values[i]).ToArray();
-        Array.Sort(sorted);
+        // The present values sorted with their labels; missing values counted on the side.
+        var presentCount = 0;
+        foreach (var v in values)
+        {
+            presentCount += float.IsNaN(v) ? 0 : 1;
+        }
+
+        var sorted = new float[presentCount];
+        var sortedBad = new bool[presentCount];
+        int totalBad = 0, missingBad = 0, k = 0;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var bad = labels[i] > 0.5f;
+            totalBad += bad ? 1 : 0;
+            if (float.IsNaN(values[i]))
+            {
+                missingBad += bad ? 1 : 0;
+            }
+            else
+            {
+                (sorted[k], sortedBad[k]) = (values[i], bad);
+                k++;
+            }
+        }
+
+        FloatRadixSort.Sort(sorted, sortedBad);
         var edges = new List<float>();
         for (var q = 1; q < maxBins && sorted.Length > 0; q++)
         {
@@ -112,10 +135,24 @@ public sealed class ScorecardTrainer : ITrainer
             }
         }
 
-        var totalBad = labels.Sum(l => (double)l);
-        var totalGood = labels.Length - totalBad;
-        var (counted, countedBads) = Count(values, labels, present, edges);
-        var (rows, bads) = (counted.ToList(), countedBads.ToList());
+        // Rows and defaults per bin (t[b-1], t[b]]: one walk over the sorted values.
+        var rows = new List<int>(edges.Count + 1);
+        var bads = new List<int>(edges.Count + 1);
+        var at = 0;
+        for (var bin = 0; bin <= edges.Count; bin++)
+        {
+            var (start, defaults) = (at, 0);
+            while (at < sorted.Length && (bin == edges.Count || sorted[at] <= edges[bin]))
+            {
+                defaults += sortedBad[at] ? 1 : 0;
+                at++;
+            }
+
+            rows.Add(at - start);
+            bads.Add(defaults);
+        }
+
+        var totalGood = values.Length - totalBad;
         while (true)
         {
             var weakest = -1;
@@ -132,8 +169,7 @@ public sealed class ScorecardTrainer : ITrainer
 
             if (weakest < 0 || edges.Count == 0)
             {
-                var missingRows = values.Length - present.Length;
-                var missingBad = missingRows == 0 ? 0 : Enumerable.Range(0, values.Length).Where(i => float.IsNaN(values[i])).Sum(i => (int)labels[i]);
+                var missingRows = values.Length - presentCount;
                 return new Binning(
                     feature,
                     [.. edges],
@@ -156,71 +192,56 @@ public sealed class ScorecardTrainer : ITrainer
         }
     }
 
-    private static (int[] Rows, int[] Bads) Count(float[] values, float[] labels, int[] present, List<float> edges)
-    {
-        var rows = new int[edges.Count + 1];
-        var bads = new int[edges.Count + 1];
-        foreach (var i in present)
-        {
-            var b = edges.BinarySearch(values[i]);
-            b = b >= 0 ? b : ~b;
-            rows[b]++;
-            bads[b] += labels[i] > 0.5f ? 1 : 0;
-        }
-
-        return (rows, bads);
-    }
-
     private static double Woe(double bad, double good, double totalBad, double totalGood) =>
         Math.Log(((bad + 0.5) / (totalBad + 0.5)) / ((good + 0.5) / (totalGood + 0.5)));
 
-    /// <summary>L2-penalized logistic regression by Newton's method (the intercept is not penalized).</summary>
-    public static (double[] Beta, double Intercept) FitLogistic(double[] x, float[] y, int features, double l2, int iterations, TrainingProgress progress, string trainer)
+    /// <summary>
+    /// L2-penalized logistic regression by Newton's method (the intercept is not penalized), on feature columns:
+    /// each step builds the gradient Xᵀ(y − μ) and the Hessian Xᵀ·diag(μ(1 − μ))·X from column dot products,
+    /// starting from zero (starting from the intercept-only model overshoots on rare defaults).
+    /// </summary>
+    public static (double[] Beta, double Intercept) FitLogistic(double[][] columns, float[] y, double l2, int iterations, TrainingProgress progress, string trainer)
     {
         var n = y.Length;
-        var d = features + 1;
+        var p = columns.Length;
+        var d = p + 1;
         var w = new double[d];
+        var eta = new double[n];
+        var residual = new double[n];
+        var weight = new double[n];
+        var weighted = new double[n];
         for (var it = 0; it < iterations; it++)
         {
-            var gradient = new double[d];
-            var hessian = new double[d * d];
-            var row = new double[d];
+            Array.Fill(eta, w[0]);
+            for (var j = 0; j < p; j++)
+            {
+                VectorMath.AddScaled(w[j + 1], columns[j], eta);
+            }
+
             double loss = 0;
             for (var r = 0; r < n; r++)
             {
-                row[0] = 1;
-                Array.Copy(x, r * features, row, 1, features);
-                var eta = 0.0;
-                for (var k = 0; k < d; k++)
-                {
-                    eta += w[k] * row[k];
-                }
-
-                var mu = 1 / (1 + Math.Exp(-eta));
+                var mu = 1 / (1 + Math.Exp(-eta[r]));
                 loss -= y[r] > 0.5f ? Math.Log(Math.Max(mu, 1e-300)) : Math.Log(Math.Max(1 - mu, 1e-300));
-                var weight = mu * (1 - mu);
-                for (var a = 0; a < d; a++)
-                {
-                    gradient[a] += (y[r] - mu) * row[a];
-                    for (var b = a; b < d; b++)
-                    {
-                        hessian[(a * d) + b] += weight * row[a] * row[b];
-                    }
-                }
+                residual[r] = y[r] - mu;
+                weight[r] = mu * (1 - mu);
             }
 
-            for (var a = 1; a < d; a++)
+            var gradient = new double[d];
+            var hessian = new double[d * d];
+            gradient[0] = VectorMath.Sum(residual);
+            hessian[0] = VectorMath.Sum(weight);
+            for (var a = 0; a < p; a++)
             {
-                gradient[a] -= l2 * w[a];
-                hessian[(a * d) + a] += l2;
-            }
-
-            for (var a = 0; a < d; a++)
-            {
-                for (var b = 0; b < a; b++)
+                gradient[a + 1] = VectorMath.Dot(residual, columns[a]) - (l2 * w[a + 1]);
+                VectorMath.Multiply(weight, columns[a], weighted);
+                hessian[a + 1] = hessian[(a + 1) * d] = VectorMath.Sum(weighted);
+                for (var b = a; b < p; b++)
                 {
-                    hessian[(a * d) + b] = hessian[(b * d) + a];
+                    hessian[((a + 1) * d) + b + 1] = hessian[((b + 1) * d) + a + 1] = VectorMath.Dot(weighted, columns[b]);
                 }
+
+                hessian[((a + 1) * d) + a + 1] += l2;
             }
 
             var step = Solve(hessian, gradient, d);
