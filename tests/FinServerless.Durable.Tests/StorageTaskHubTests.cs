@@ -168,6 +168,36 @@ public sealed class StorageTaskHubTests(AzuriteFixture azurite) : IClassFixture<
     }
 
     [Fact]
+    public async Task Two_hosts_sharing_a_hub_finish_fan_outs_together_despite_each_ones_cached_state_going_stale()
+    {
+        var name = HubName();
+        var log = new ConcurrentQueue<string>();
+        var (a, b) = (Hub(name, log: log.Enqueue), Hub(name, log: log.Enqueue));
+        await a.CreateIfNotExistsAsync();
+        using var stop = new CancellationTokenSource();
+        var workers = new[] { a.RunAsync(RunOrchestrator, RunActivity, stop.Token), b.RunAsync(RunOrchestrator, RunActivity, stop.Token) };
+
+        var ids = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            ids.Add(await (i % 2 == 0 ? a : b).StartAsync("FanOut", "200"));
+        }
+
+        var states = new List<OrchestrationState>();
+        foreach (var id in ids)
+        {
+            states.Add(await a.WaitForCompletionAsync(id, TimeSpan.FromMinutes(2)));
+        }
+
+        stop.Cancel();
+        await Task.WhenAll(workers);
+
+        Assert.All(states, s => Assert.Equal(OrchestrationStatus.Completed, s.OrchestrationStatus));
+        Assert.All(states, s => Assert.Equal("40200", s.Output));
+        Assert.Contains(log, l => l.Contains("changed under us", StringComparison.Ordinal)); // the hosts did collide
+    }
+
+    [Fact]
     public async Task External_events_timers_sub_orchestrations_and_continue_as_new_work_on_storage()
     {
         var hub = Hub(HubName());

@@ -12,6 +12,11 @@ public sealed partial class StorageTaskHub
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _instanceGates = new();
 
+    // The state this host last committed for each running instance, with its ETag: the next episode starts from it
+    // instead of downloading the history again. Any doubt (a conflict, a message from a newer generation, an error)
+    // evicts the entry; a stale entry can only cost a rejected commit, because every commit is conditional.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (StoredInstance Instance, ETag ETag)> _committed = new();
+
     /// <summary>Runs both dispatchers until cancelled. Work left unfinished reappears for the next host.</summary>
     public async Task RunAsync(OrchestratorInvoker orchestrators, ActivityInvoker activities, CancellationToken cancellationToken)
     {
@@ -184,8 +189,14 @@ public sealed partial class StorageTaskHub
             catch (RequestFailedException ex) when (ex.Status is 409 or 412)
             {
                 // Another host committed first: make the messages visible again at once, to be replayed on the new history.
+                _committed.TryRemove(group.Key, out var _);
                 _options.Log?.Invoke($"durable: {group.Key} changed under us ({ex.ErrorCode}); its events will be retried");
                 await ReleaseAsync(leases, group.Value, TimeSpan.Zero).ConfigureAwait(false);
+            }
+            catch
+            {
+                _committed.TryRemove(group.Key, out var _);
+                throw;
             }
             finally
             {
@@ -196,7 +207,9 @@ public sealed partial class StorageTaskHub
 
     private async Task ProcessInstanceAsync(MessageLeases leases, string instanceId, List<(QueueMessage Message, ControlMessage Control)> messages, OrchestratorInvoker orchestrators, CancellationToken cancellationToken)
     {
-        var loaded = await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        var loaded = _committed.TryGetValue(instanceId, out var cached)
+            ? (cached.Instance.Clone(), cached.ETag)
+            : await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
         var instance = loaded?.Instance;
         var now = DateTime.UtcNow;
 
@@ -215,6 +228,7 @@ public sealed partial class StorageTaskHub
 
             if (early.Count > 0)
             {
+                _committed.TryRemove(instanceId, out _);
                 await ReleaseAsync(leases, early, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             }
 
@@ -352,11 +366,19 @@ public sealed partial class StorageTaskHub
             }
         }).ConfigureAwait(false);
 
-        await _instances.GetBlobClient(instanceId).UploadAsync(new BinaryData(next.ToByteArray()), new BlobUploadOptions
+        var committed = await _instances.GetBlobClient(instanceId).UploadAsync(new BinaryData(next.ToByteArray()), new BlobUploadOptions
         {
             Conditions = loaded is null ? BlobRequestConditions.CreateOnly : BlobRequestConditions.Matching(loaded.Value.ETag),
             ContentType = "application/x-protobuf",
         }, cancellationToken).ConfigureAwait(false);
+        if (IsTerminal(next.State.OrchestrationStatus) || _committed.Count >= 10_000)
+        {
+            _committed.TryRemove(instanceId, out _);
+        }
+        else
+        {
+            _committed[instanceId] = (next, committed.ETag);
+        }
         _options.Log?.Invoke($"durable: {instance.State.Name} {instanceId}: {events.Count} event(s) → {next.State.OrchestrationStatus}, {outgoing.Count} message(s)");
         await ReleaseAsync(leases, messages, null).ConfigureAwait(false);
     }
