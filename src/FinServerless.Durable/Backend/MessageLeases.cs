@@ -7,7 +7,7 @@ namespace FinServerless.Durable.Backend;
 /// Keeps received queue messages hidden while they are worked on: every third of the visibility timeout each
 /// held message's visibility is extended, so an activity that runs for hours is not handed to a second worker,
 /// while a crashed host's messages still reappear one timeout after it died. A message is taken out (with its
-/// latest pop receipt) before it is deleted or released.
+/// latest pop receipt) when it is deleted or released.
 /// </summary>
 internal sealed class MessageLeases : IAsyncDisposable
 {
@@ -28,8 +28,36 @@ internal sealed class MessageLeases : IAsyncDisposable
         _loop = RenewAsync(_stop.Token);
     }
 
-    /// <summary>Stops renewing a message and returns its current pop receipt (null when it was lost to another worker).</summary>
-    public async Task<string?> TakeAsync(QueueMessage message)
+    /// <summary>
+    /// Stops holding <paramref name="messages"/>: deletes them (null), or makes them visible again after a delay. One
+    /// whose hold was lost is left alone: another worker has it now and will drop what is already applied.
+    /// </summary>
+    public Task ReleaseAsync(IEnumerable<QueueMessage> messages, TimeSpan? visibleAgainIn) =>
+        Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, _) =>
+        {
+            if (await TakeAsync(m).ConfigureAwait(false) is not { } receipt)
+            {
+                return;
+            }
+
+            try
+            {
+                if (visibleAgainIn is { } delay)
+                {
+                    await _queue.UpdateMessageAsync(m.MessageId, receipt, delay, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _queue.DeleteMessageAsync(m.MessageId, receipt, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 400)
+            {
+                // Its visibility ran out between the take and the call; the worker holding it now drops it as a duplicate.
+            }
+        });
+
+    private async Task<string?> TakeAsync(QueueMessage message)
     {
         await _sweep.WaitAsync().ConfigureAwait(false);
         try

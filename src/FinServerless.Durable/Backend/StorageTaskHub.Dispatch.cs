@@ -137,21 +137,7 @@ public sealed partial class StorageTaskHub
             await SendControlAsync(control, null, CancellationToken.None).ConfigureAwait(false);
         }
 
-        await Parallel.ForEachAsync(done.Select(d => d.Message).Concat(unreadable), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, _) =>
-        {
-            if (await leases.TakeAsync(m).ConfigureAwait(false) is not { } receipt)
-            {
-                return; // held by another worker now; it will find the result already applied
-            }
-
-            try
-            {
-                await _workItems.DeleteMessageAsync(m.MessageId, receipt, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (RequestFailedException ex) when (ex.Status is 404 or 400)
-            {
-            }
-        }).ConfigureAwait(false);
+        await leases.ReleaseAsync(done.Select(d => d.Message).Concat(unreadable), null).ConfigureAwait(false);
     }
 
     private async Task DispatchOrchestrationsAsync(IReadOnlyList<QueueMessage> batch, OrchestratorInvoker orchestrators, CancellationToken cancellationToken)
@@ -173,7 +159,7 @@ public sealed partial class StorageTaskHub
             catch (Exception ex) when (ex is FormatException or InvalidProtocolBufferException)
             {
                 _options.Log?.Invoke($"durable: dropping an unreadable control message {message.MessageId}: {ex.Message}");
-                await ReleaseAsync(leases, [(message, new ControlMessage())], null).ConfigureAwait(false);
+                await leases.ReleaseAsync([message], null).ConfigureAwait(false);
             }
         }
 
@@ -500,28 +486,6 @@ public sealed partial class StorageTaskHub
     }
 
     /// <summary>Deletes processed control messages (null), or makes them visible again after a delay.</summary>
-    private async Task ReleaseAsync(MessageLeases leases, List<(QueueMessage Message, ControlMessage Control)> messages, TimeSpan? visibleAgainIn) =>
-        await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, _) =>
-        {
-            if (await leases.TakeAsync(m.Message).ConfigureAwait(false) is not { } receipt)
-            {
-                return; // held by another worker now; it will drop what is already applied
-            }
-
-            try
-            {
-                if (visibleAgainIn is { } delay)
-                {
-                    await _control.UpdateMessageAsync(m.Message.MessageId, receipt, delay, cancellationToken: CancellationToken.None).ConfigureAwait(false);
-                }
-                else
-                {
-                    await _control.DeleteMessageAsync(m.Message.MessageId, receipt, CancellationToken.None).ConfigureAwait(false);
-                }
-            }
-            catch (RequestFailedException ex) when (ex.Status is 404 or 400)
-            {
-                // Its visibility ran out and another worker holds it now; that worker will drop it as a duplicate.
-            }
-        }).ConfigureAwait(false);
+    private static Task ReleaseAsync(MessageLeases leases, List<(QueueMessage Message, ControlMessage Control)> messages, TimeSpan? visibleAgainIn) =>
+        leases.ReleaseAsync(messages.Select(m => m.Message), visibleAgainIn);
 }
