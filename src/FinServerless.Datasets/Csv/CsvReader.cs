@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text.Unicode;
 
 namespace FinServerless.Datasets.Csv;
@@ -5,15 +8,16 @@ namespace FinServerless.Datasets.Csv;
 /// <summary>
 /// A streaming RFC 4180 reader over UTF-8 bytes: quoted fields with embedded delimiters, quotes and newlines,
 /// CRLF or LF, a cap on row length. Fields are exposed as byte spans valid until the next <see cref="ReadRow"/>;
-/// memory is bounded by the longest row, whatever the file size.
+/// memory is bounded by the longest row, whatever the file size. It also parses a block of whole rows in
+/// memory (see <see cref="RowChunker"/>), which is how ingest workers parse in parallel.
 /// </summary>
-public sealed class CsvReader : ICsvRow, IDisposable
+public sealed class CsvReader : IDisposable
 {
     private const byte Quote = (byte)'"';
     private const byte Lf = (byte)'\n';
     private const byte Cr = (byte)'\r';
 
-    private readonly Stream _stream;
+    private readonly Stream? _stream;
     private readonly byte _delimiter;
     private readonly int _maxRowBytes;
     private readonly string _source;
@@ -27,6 +31,7 @@ public sealed class CsvReader : ICsvRow, IDisposable
     private int _rowStart;
     private int _rowEnd;
     private long _nextLine = 1;
+    private bool _allValidUtf8;
 
     /// <summary>Creates a reader over an already decoded (decompressed, BOM-free) stream.</summary>
     public CsvReader(Stream stream, byte delimiter, int maxRowBytes, string source, int bufferSize = 1 << 20)
@@ -37,6 +42,39 @@ public sealed class CsvReader : ICsvRow, IDisposable
         _source = source;
         _buffer = new byte[Math.Max(bufferSize, 4096)];
     }
+
+    /// <summary>Creates a reader for blocks of whole rows given with <see cref="Reset"/> (no stream).</summary>
+    internal CsvReader(byte delimiter, int maxRowBytes, string source)
+    {
+        _delimiter = delimiter;
+        _maxRowBytes = maxRowBytes;
+        _source = source;
+        _buffer = [];
+        _eof = true;
+    }
+
+    /// <summary>Parses <paramref name="length"/> bytes of <paramref name="block"/> next, the first of them on line <paramref name="firstLine"/>.</summary>
+    internal void Reset(byte[] block, int length, long firstLine)
+    {
+        _buffer = block;
+        _start = 0;
+        _end = length;
+        _nextLine = firstLine;
+        _allValidUtf8 = Utf8.IsValid(block.AsSpan(0, length));
+        FieldCount = 0;
+    }
+
+    /// <summary>Hands over what is buffered but not yet parsed (to a <see cref="RowChunker"/> that goes on from here).</summary>
+    internal (byte[] Pending, long NextLine) TakeBuffered()
+    {
+        var pending = _buffer.AsSpan(_start, _end - _start).ToArray();
+        _start = _end;
+        return (pending, _nextLine);
+    }
+
+    /// <summary>The error for a row longer than the contract allows.</summary>
+    internal static CsvFormatException RowTooLong(string source, long line, int maxRowBytes) =>
+        new(source, line, $"a row is longer than the limit of {maxRowBytes:N0} bytes (file.maxLineBytes); the file may lack line breaks, use another delimiter, or have an unterminated quote.");
 
     /// <summary>Number of fields in the current row.</summary>
     public int FieldCount { get; private set; }
@@ -54,7 +92,10 @@ public sealed class CsvReader : ICsvRow, IDisposable
     public ReadOnlySpan<byte> RawRow => _buffer.AsSpan(_rowStart, _rowEnd - _rowStart);
 
     /// <summary>Whether the current row's bytes are valid UTF-8.</summary>
-    public bool RowIsValidUtf8 => Utf8.IsValid(RawRow);
+    public bool RowIsValidUtf8 => _allValidUtf8 || Utf8.IsValid(RawRow);
+
+    /// <summary>Whether the current row had no quotes: its fields are exactly the bytes between delimiters.</summary>
+    public bool RowIsPlain { get; private set; }
 
     /// <summary>Field <paramref name="index"/> of the current row (quotes removed, doubled quotes undone).</summary>
     public ReadOnlySpan<byte> this[int index]
@@ -113,7 +154,7 @@ public sealed class CsvReader : ICsvRow, IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _stream.Dispose();
+    public void Dispose() => _stream?.Dispose();
 
     private enum ParseResult
     {
@@ -140,6 +181,12 @@ public sealed class CsvReader : ICsvRow, IDisposable
             return ParseResult.Blank;
         }
 
+        // Fast path: a complete row without quotes, split 32 bytes at a time.
+        if (Vector256.IsHardwareAccelerated && TryParsePlainRowVector(span) is var plain and >= 0)
+        {
+            return Finish(plain, _consumedPlain, 1, _plainEnd, isPlain: true);
+        }
+
         // Fast path: a complete row without quotes splits on the delimiter with one scalar pass.
         var lineEnd = span.IndexOf(Lf);
         if (lineEnd >= 0 && span[..lineEnd].IndexOf(Quote) < 0)
@@ -156,7 +203,7 @@ public sealed class CsvReader : ICsvRow, IDisposable
             }
 
             AddField(fieldCount++, _start + fieldStart, end - fieldStart, false);
-            return Finish(fieldCount, lineEnd + 1, 1, end);
+            return Finish(fieldCount, lineEnd + 1, 1, end, isPlain: true);
         }
 
         while (true)
@@ -281,23 +328,80 @@ public sealed class CsvReader : ICsvRow, IDisposable
         }
     }
 
+    private int _consumedPlain;
+    private int _plainEnd;
+
+    /// <summary>
+    /// Splits a quote-free row ending in a line feed using 32-byte compares: one bit mask each for delimiters,
+    /// line feeds and quotes. Returns the field count, or -1 when the row has a quote or is not complete within
+    /// whole 32-byte blocks (the scalar paths then take it from its start).
+    /// </summary>
+    private int TryParsePlainRowVector(ReadOnlySpan<byte> span)
+    {
+        ref var origin = ref MemoryMarshal.GetReference(span);
+        var delimiters = Vector256.Create(_delimiter);
+        var lineFeeds = Vector256.Create(Lf);
+        var quotes = Vector256.Create(Quote);
+        var fieldCount = 0;
+        var fieldStart = 0;
+        for (var offset = 0; offset + 32 <= span.Length; offset += 32)
+        {
+            var block = Vector256.LoadUnsafe(ref origin, (nuint)offset);
+            var lf = Vector256.Equals(block, lineFeeds).ExtractMostSignificantBits();
+            var quote = Vector256.Equals(block, quotes).ExtractMostSignificantBits();
+            var delimiter = Vector256.Equals(block, delimiters).ExtractMostSignificantBits();
+            var before = lf == 0 ? uint.MaxValue : (1u << BitOperations.TrailingZeroCount(lf)) - 1;
+            if ((quote & before) != 0)
+            {
+                return -1;
+            }
+
+            delimiter &= before;
+            while (delimiter != 0)
+            {
+                var at = offset + BitOperations.TrailingZeroCount(delimiter);
+                AddField(fieldCount++, _start + fieldStart, at - fieldStart, false);
+                fieldStart = at + 1;
+                delimiter &= delimiter - 1;
+            }
+
+            if (lf != 0)
+            {
+                var lineEnd = offset + BitOperations.TrailingZeroCount(lf);
+                var end = lineEnd > 0 && span[lineEnd - 1] == Cr ? lineEnd - 1 : lineEnd;
+                AddField(fieldCount++, _start + fieldStart, Math.Max(0, end - fieldStart), false);
+                _consumedPlain = lineEnd + 1;
+                _plainEnd = end;
+                return fieldCount;
+            }
+        }
+
+        return -1;
+    }
+
     private ParseResult CheckLength(int pending)
     {
         if (pending >= _maxRowBytes)
         {
-            throw new CsvFormatException(_source, _nextLine, $"a row is longer than the limit of {_maxRowBytes:N0} bytes (file.maxLineBytes); the file may lack line breaks, use another delimiter, or have an unterminated quote.");
+            throw RowTooLong(_source, _nextLine, _maxRowBytes);
         }
 
         return ParseResult.NeedMore;
     }
 
-    private ParseResult Finish(int fieldCount, int consumed, long newlines, int? rowEndInSpan = null)
+    private ParseResult Finish(int fieldCount, int consumed, long newlines, int? rowEndInSpan = null, bool isPlain = false)
     {
+        RowIsPlain = isPlain;
         FieldCount = fieldCount;
         Line = _nextLine;
         _nextLine += newlines;
         _rowStart = _start;
         _rowEnd = _start + (rowEndInSpan ?? consumed);
+        if (_rowEnd - _rowStart > _maxRowBytes)
+        {
+            throw RowTooLong(_source, Line, _maxRowBytes);
+        }
+
         _start += consumed;
         BytesRead += consumed;
         return ParseResult.Row;
@@ -338,7 +442,7 @@ public sealed class CsvReader : ICsvRow, IDisposable
     /// <summary>Moves unconsumed bytes to the front, grows the buffer if one row fills it, and reads more.</summary>
     private bool Fill()
     {
-        if (_eof)
+        if (_eof || _stream is null)
         {
             return false;
         }

@@ -123,7 +123,7 @@ public static class IngestEngine
 
         private async Task<IngestOutcome> ProcessAsync(HashingReadStream input, CancellationToken cancellationToken)
         {
-            var decoded = new ReadAheadStream(InputDecoder.Open(input, contract.File.Compression, inputPath));
+            var decoded = InputDecoder.Open(input, contract.File.Compression, inputPath);
             using var reader = new CsvReader(decoded, (byte)contract.File.Delimiter[0], contract.File.MaxLineBytes, inputPath);
             if (contract.File.Header)
             {
@@ -139,7 +139,7 @@ public static class IngestEngine
                 _map = HeaderMap.ByPosition(contract);
             }
 
-            var pipeline = new RowPipeline(contract, _map, options.Reference?.Profile, options.Workers);
+            var pipeline = new RowPipeline(contract, _map, options.Reference?.Profile, options.Workers, options.BlockBytes);
             _header = pipeline.Header;
             _part = NewPart(pipeline);
             _rejected.Field("row");
@@ -151,7 +151,9 @@ public static class IngestEngine
             _rejected.EndRow();
 
             var nextProgress = 1L << 20;
-            await pipeline.RunAsync(reader, async batch =>
+            var (pending, nextLine) = reader.TakeBuffered();
+            var chunker = new RowChunker(decoded, (byte)contract.File.Delimiter[0], contract.File.MaxLineBytes, inputPath, pending, nextLine);
+            await pipeline.RunAsync(chunker, inputPath, async batch =>
             {
                 _read += batch.Count;
                 _accepted += batch.Accepted;

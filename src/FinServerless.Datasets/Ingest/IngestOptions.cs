@@ -26,6 +26,9 @@ public sealed record IngestOptions
     /// <summary>Threads that validate and format rows (a separate thread reads). Default: the processor count, at most 4.</summary>
     public int Workers { get; init; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
 
+    /// <summary>Rows are read and handed to workers in blocks of about this many bytes (smaller in tests).</summary>
+    internal int BlockBytes { get; init; } = 1 << 20;
+
     /// <summary>Progress callback: rows read so far (about every million rows).</summary>
     public Action<long>? Progress { get; init; }
 }

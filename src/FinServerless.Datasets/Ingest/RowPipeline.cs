@@ -9,22 +9,22 @@ using FinServerless.Datasets.Validation;
 namespace FinServerless.Datasets.Ingest;
 
 /// <summary>
-/// Parallel validation: one thread reads rows into batches, workers validate, normalize and format them
-/// (batch k goes to worker k mod N, so profiles are reproducible), and the caller receives the batches back
-/// in file order. Memory is bounded by a fixed pool of batches.
+/// Parallel parsing and validation: one thread reads the input and cuts it into blocks of whole rows; workers
+/// parse, validate, normalize, format and profile them (block k goes to worker k mod N, so profiles are
+/// reproducible), and the caller receives the blocks back in file order, with their rows numbered. A problem
+/// with the file itself (a malformed row, a row over the limit, corrupt compression) travels in its block, so
+/// the first one in file order is the one reported. Memory is bounded by a fixed pool of blocks.
 /// </summary>
 internal sealed class RowPipeline
 {
-    private const int BatchRows = 8_192;
-
     private readonly DatasetContract _contract;
-    private readonly HeaderMap _map;
     private readonly Worker[] _workers;
+    private readonly int _blockBytes;
 
-    public RowPipeline(DatasetContract contract, HeaderMap map, DatasetProfile? reference, int workers)
+    public RowPipeline(DatasetContract contract, HeaderMap map, DatasetProfile? reference, int workers, int blockBytes)
     {
         _contract = contract;
-        _map = map;
+        _blockBytes = blockBytes;
         _workers = Enumerable.Range(0, Math.Max(1, workers)).Select(_ => new Worker(contract, map, reference)).ToArray();
     }
 
@@ -34,32 +34,46 @@ internal sealed class RowPipeline
     /// <summary>Writes the curated header row.</summary>
     public void WriteHeader(Utf8CsvWriter writer) => _workers[0].Formatter.WriteHeader(writer);
 
-    /// <summary>Reads every row and hands each processed batch, in order, to <paramref name="onBatch"/>.</summary>
-    public async Task RunAsync(CsvReader reader, Func<RowBatch, Task> onBatch, CancellationToken cancellationToken)
+    /// <summary>Reads every row and hands each processed block, in order, to <paramref name="onBlock"/>.</summary>
+    public async Task RunAsync(RowChunker chunker, string source, Func<RowBlock, Task> onBlock, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var free = Channel.CreateUnbounded<RowBatch>();
+        var free = Channel.CreateUnbounded<RowBlock>();
         for (var i = 0; i < (_workers.Length * 2) + 2; i++)
         {
-            free.Writer.TryWrite(new RowBatch(BatchRows));
+            free.Writer.TryWrite(new RowBlock(_blockBytes));
         }
 
-        var inputs = _workers.Select(_ => Channel.CreateBounded<RowBatch>(2)).ToArray();
-        var results = Channel.CreateUnbounded<RowBatch>();
-        var producer = Task.Run(() => ProduceAsync(reader, free, inputs, stop.Token), stop.Token);
-        var workers = _workers.Select((w, i) => Task.Run(() => w.RunAsync(inputs[i].Reader, results.Writer, stop.Token), stop.Token)).ToArray();
+        var inputs = _workers.Select(_ => Channel.CreateBounded<RowBlock>(2)).ToArray();
+        var results = Channel.CreateUnbounded<RowBlock>();
+        var delimiter = (byte)_contract.File.Delimiter[0];
+        var producer = Task.Run(() => ProduceAsync(chunker, free, inputs, stop.Token), stop.Token);
+        var workers = _workers.Select((w, i) => Task.Run(() => w.RunAsync(inputs[i].Reader, results.Writer, delimiter, source, stop.Token), stop.Token)).ToArray();
         _ = Task.WhenAll(workers).ContinueWith(_ => results.Writer.TryComplete(), TaskScheduler.Default);
 
         try
         {
-            var pending = new Dictionary<long, RowBatch>();
+            var pending = new Dictionary<long, RowBlock>();
             long next = 0;
-            await foreach (var batch in results.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            long rowNumber = 1;
+            await foreach (var block in results.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
-                pending[batch.Sequence] = batch;
+                pending[block.Sequence] = block;
                 while (pending.Remove(next, out var ready))
                 {
-                    await onBatch(ready).ConfigureAwait(false);
+                    if (ready.Error is { } error)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
+                    }
+
+                    ready.FirstRowNumber = rowNumber;
+                    for (var i = 0; i < ready.Rejected.Count; i++)
+                    {
+                        ready.Rejected[i] = ready.Rejected[i] with { Row = ready.Rejected[i].Row + rowNumber };
+                    }
+
+                    rowNumber += ready.Count;
+                    await onBlock(ready).ConfigureAwait(false);
                     free.Writer.TryWrite(ready);
                     next++;
                 }
@@ -67,11 +81,21 @@ internal sealed class RowPipeline
         }
         catch
         {
+            // Stop the reader and the workers before the caller touches the input again (to hash the rest).
             stop.Cancel();
+            try
+            {
+                await Task.WhenAll(workers.Append(producer)).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Cancellation, or a failure behind the one being thrown.
+            }
+
             throw;
         }
 
-        // Surface what stopped the reader (a malformed row, a truncated gzip) or a worker, as it was thrown.
+        // Surface what stopped a worker or the reader, as it was thrown.
         await producer.ConfigureAwait(false);
         await Task.WhenAll(workers).ConfigureAwait(false);
     }
@@ -88,30 +112,36 @@ internal sealed class RowPipeline
         return merged;
     }
 
-    private static async Task ProduceAsync(CsvReader reader, Channel<RowBatch> free, Channel<RowBatch>[] inputs, CancellationToken cancellationToken)
+    private static async Task ProduceAsync(RowChunker chunker, Channel<RowBlock> free, Channel<RowBlock>[] inputs, CancellationToken cancellationToken)
     {
         try
         {
-            long sequence = 0;
-            long row = 1;
-            var batch = await free.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            batch.Reset(sequence, row);
-            while (reader.ReadRow())
+            for (long sequence = 0; ; sequence++)
             {
-                batch.Add(reader);
-                row++;
-                if (batch.IsFull)
+                var block = await free.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                block.Reset(sequence);
+                bool more;
+                try
                 {
-                    await inputs[sequence % inputs.Length].Writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                    sequence++;
-                    batch = await free.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                    batch.Reset(sequence, row);
+                    more = chunker.Next(block);
                 }
-            }
+                catch (Exception ex) when (ex is CsvFormatException or InvalidDataException or EndOfStreamException)
+                {
+                    // A verdict on the file: it goes in order, behind the rows before it.
+                    block.Error = ex;
+                    more = true;
+                }
 
-            if (batch.Count > 0)
-            {
-                await inputs[sequence % inputs.Length].Writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                if (!more)
+                {
+                    return;
+                }
+
+                await inputs[sequence % inputs.Length].Writer.WriteAsync(block, cancellationToken).ConfigureAwait(false);
+                if (block.Error is not null)
+                {
+                    return;
+                }
             }
         }
         finally
@@ -143,31 +173,52 @@ internal sealed class RowPipeline
 
         public DatasetProfiler Profiler { get; }
 
-        public async Task RunAsync(ChannelReader<RowBatch> input, ChannelWriter<RowBatch> output, CancellationToken cancellationToken)
+        public async Task RunAsync(ChannelReader<RowBlock> input, ChannelWriter<RowBlock> output, byte delimiter, string source, CancellationToken cancellationToken)
         {
-            var view = new RowBatch.View();
-            await foreach (var batch in input.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            var row = new CsvReader(delimiter, _contract.File.MaxLineBytes, source);
+            await foreach (var block in input.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                for (var i = 0; i < batch.Count; i++)
+                if (block.Error is null)
                 {
-                    var row = batch.Row(view, i);
+                    Process(block, row);
+                }
+
+                await output.WriteAsync(block, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private void Process(RowBlock block, CsvReader row)
+        {
+            row.Reset(block.Buffer, block.Length, block.FirstLine);
+            var curated = block.Curated;
+            try
+            {
+                var index = 0;
+                while (row.ReadRow())
+                {
                     if (_processor.Process(row))
                     {
-                        batch.Accepted++;
-                        Formatter.WriteRow(batch.Curated, row);
+                        block.Accepted++;
+                        Formatter.WriteRow(curated, row);
                         Profiler.Add(row);
                     }
                     else
                     {
-                        batch.Rejected.Add(Describe(row, batch.FirstRowNumber + i));
+                        block.Rejected.Add(Describe(row, index));
                     }
+
+                    index++;
                 }
 
-                await output.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                block.Count = index;
+            }
+            catch (CsvFormatException ex)
+            {
+                block.Error = ex;
             }
         }
 
-        private RejectedRow Describe(ICsvRow row, long rowNumber)
+        private RejectedRow Describe(CsvReader row, long rowNumber)
         {
             var cells = new List<RejectedCell>(_processor.Failures.Count);
             foreach (var f in _processor.Failures)
@@ -188,7 +239,7 @@ internal sealed class RowPipeline
             return new RejectedRow(rowNumber, row.Line, ids, cells);
         }
 
-        private string CellForReport(ICsvRow row, int column)
+        private string CellForReport(CsvReader row, int column)
         {
             if (_contract.Columns[column].Pii)
             {

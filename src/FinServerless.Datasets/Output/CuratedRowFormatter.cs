@@ -33,8 +33,15 @@ public sealed class CuratedRowFormatter
     }
 
     /// <summary>Writes the processor's current (valid) row.</summary>
-    public void WriteRow(Utf8CsvWriter writer, ICsvRow row)
+    public void WriteRow(Utf8CsvWriter writer, CsvReader row)
     {
+        if (_processor.RowIsVerbatim)
+        {
+            writer.AppendRows(row.RawRow);
+            writer.EndRow();
+            return;
+        }
+
         foreach (var c in _columns)
         {
             var state = _processor.States[c];

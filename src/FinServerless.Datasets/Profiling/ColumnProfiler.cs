@@ -74,18 +74,17 @@ internal sealed class ColumnProfiler
         if (_count <= SampleSize)
         {
             _sample[_count - 1] = value;
-        }
-        else
-        {
-            // Reservoir sampling with a cheap xorshift generator (fixed seed: reproducible profiles).
-            _random ^= _random << 13;
-            _random ^= _random >> 7;
-            _random ^= _random << 17;
-            var j = (long)(_random % (ulong)_count);
-            if (j < SampleSize)
+            if (_count == SampleSize)
             {
-                _sample[j] = value;
+                _w = Math.Exp(Math.Log(NextUniform()) / SampleSize);
+                ScheduleNextReplacement();
             }
+        }
+        else if (_count == _nextReplacement)
+        {
+            _sample[(int)(NextRandom() % SampleSize)] = value;
+            _w *= Math.Exp(Math.Log(NextUniform()) / SampleSize);
+            ScheduleNextReplacement();
         }
 
         if (_referenceEdges is not null)
@@ -93,6 +92,26 @@ internal sealed class ColumnProfiler
             _referenceBinCounts![BinOf(_referenceEdges, value)]++;
         }
     }
+
+    // Reservoir sampling by skips (Li's "Algorithm L"): instead of a random draw for every value, draw how many
+    // values to pass over before the next one enters the reservoir, so a full reservoir costs one compare per
+    // value. Same distribution as drawing per value; a fixed seed keeps profiles reproducible.
+    private double _w;
+    private long _nextReplacement;
+
+    private void ScheduleNextReplacement() =>
+        _nextReplacement = _count + (long)Math.Floor(Math.Log(NextUniform()) / Math.Log(1 - _w)) + 1;
+
+    private ulong NextRandom()
+    {
+        _random ^= _random << 13;
+        _random ^= _random >> 7;
+        _random ^= _random << 17;
+        return _random;
+    }
+
+    /// <summary>Uniform in (0, 1).</summary>
+    private double NextUniform() => ((NextRandom() >> 11) + 0.5) * (1.0 / (1UL << 53));
 
     public void AddCategory(string value)
     {
@@ -143,6 +162,7 @@ internal sealed class ColumnProfiler
         if (_count == 0)
         {
             (_shift, _sum, _sumSquares, _min, _max, _count) = (other._shift, other._sum, other._sumSquares, other._min, other._max, other._count);
+            (_w, _nextReplacement) = (other._w, other._nextReplacement);
             Array.Copy(other._sample, _sample, Math.Min(other._count, SampleSize));
             return;
         }
@@ -164,14 +184,18 @@ internal sealed class ColumnProfiler
         int ia = 0, ib = 0;
         for (var k = 0; k < take; k++)
         {
-            _random ^= _random << 13;
-            _random ^= _random >> 7;
-            _random ^= _random << 17;
-            var fromA = ib >= b.Length || (ia < a.Length && (_random % (ulong)n) < (ulong)n1);
+            var fromA = ib >= b.Length || (ia < a.Length && (NextRandom() % (ulong)n) < (ulong)n1);
             _sample[k] = fromA ? a[ia++] : b[ib++];
         }
 
         _count += other._count;
+        if (_count >= SampleSize)
+        {
+            // Values added after a merge go on sampling at the merged count's rate.
+            _w = Math.Exp(Math.Log(NextUniform()) / SampleSize) * Math.Min(1, (double)SampleSize / _count);
+            ScheduleNextReplacement();
+        }
+
         _shift = mean;
         _sum = 0;
         _sumSquares = m2;

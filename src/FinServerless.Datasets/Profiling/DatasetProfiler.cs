@@ -32,7 +32,7 @@ public sealed class DatasetProfiler
     }
 
     /// <summary>Adds the processor's current (accepted) row.</summary>
-    public void Add(ICsvRow row)
+    public void Add(CsvReader row)
     {
         _rows++;
         foreach (var (c, profiler, categorical) in _columns)

@@ -24,6 +24,19 @@ internal sealed class ColumnPlan
         Max = spec.Max ?? double.PositiveInfinity;
         MaxMissingTokenLength = _missingTokens.Length == 0 ? -1 : _missingTokens.Max(t => t.Length);
         HasSentinels = _sentinels.Length > 0;
+        foreach (var token in _missingTokens.Concat(_sentinels.Select(s => s.Bytes)))
+        {
+            if (token.Length == 0)
+            {
+                EmptyMayBeToken = true;
+            }
+            else
+            {
+                _tokenFirstBytes[token[0]] = true;
+            }
+        }
+
+        VerbatimText = spec.Type is ColumnType.String || (spec.Type is ColumnType.Category && spec.Normalize?.Encode != "ordinal");
         DateFormat = spec.Format ?? "yyyy-MM-dd";
         if (spec.Allowed is { } allowed)
         {
@@ -106,6 +119,17 @@ internal sealed class ColumnPlan
     public bool EncodeOrdinal { get; }
 
     public bool ChangesValues { get; private set; }
+
+    /// <summary>Whether an empty cell is a missing token or a sentinel.</summary>
+    public readonly bool EmptyMayBeToken;
+
+    /// <summary>Whether the curated form of a valid cell of this column is its text (strings, categories not encoded).</summary>
+    public readonly bool VerbatimText;
+
+    private readonly bool[] _tokenFirstBytes = new bool[256];
+
+    /// <summary>False when no missing token or sentinel can match the cell (checked on its first byte).</summary>
+    public bool MayBeToken(ReadOnlySpan<byte> cell) => cell.Length == 0 ? EmptyMayBeToken : _tokenFirstBytes[cell[0]];
 
     public bool IsMissingToken(ReadOnlySpan<byte> cell)
     {

@@ -40,9 +40,20 @@ public sealed class RowProcessor
         Imputed = new bool[_plans.Length];
         Canonical = new bool[_plans.Length];
         _decimalSeparator = (byte)contract.File.DecimalSeparator[0];
+        _identityLayout = map.FieldCount == _plans.Length
+            && Enumerable.Range(0, _plans.Length).All(c => map.Positions[c] == c && contract.Columns[c].Role != ColumnRole.Ignore)
+            && contract.File.Delimiter == ",";
     }
 
     private readonly byte _decimalSeparator;
+
+    // Rows of a file laid out like the output (every contract column, in order, none ignored, comma-separated)
+    // whose cells all stay as they are can be copied whole.
+    private readonly bool _identityLayout;
+    private bool _verbatim;
+
+    /// <summary>Whether the last valid row's curated form is its own text (see <see cref="CsvReader.RawRow"/>).</summary>
+    public bool RowIsVerbatim => _verbatim;
 
     /// <summary>Per contract column: whether the last row's cell text is already the canonical form of its value.</summary>
     public bool[] Canonical { get; }
@@ -75,9 +86,10 @@ public sealed class RowProcessor
     internal ColumnPlan Plan(int column) => _plans[column];
 
     /// <summary>Validates and normalizes the reader's current row; true when it has no failures.</summary>
-    public bool Process(ICsvRow row)
+    public bool Process(CsvReader row)
     {
         _failures.Clear();
+        _verbatim = _identityLayout && row.RowIsPlain;
         if (row.FieldCount != _map.FieldCount)
         {
             _failures.Add(new RowFailure(-1, Rules.FieldCount, $"expected {_map.FieldCount} fields, found {row.FieldCount}"));
@@ -111,17 +123,23 @@ public sealed class RowProcessor
     {
         Imputed[c] = false;
         Canonical[c] = false;
-        if (plan.IsMissingToken(cell))
+        SentinelMeaning? sentinel = null;
+        if (plan.MayBeToken(cell))
         {
-            SetMissing(c, plan);
-            return;
-        }
+            if (plan.IsMissingToken(cell))
+            {
+                SetMissing(c, plan);
+                _verbatim &= cell.Length == 0 && !Imputed[c];
+                return;
+            }
 
-        var sentinel = plan.Sentinel(cell);
-        if (sentinel == SentinelMeaning.Missing)
-        {
-            SetMissing(c, plan);
-            return;
+            sentinel = plan.Sentinel(cell);
+            if (sentinel == SentinelMeaning.Missing)
+            {
+                SetMissing(c, plan);
+                _verbatim &= cell.Length == 0 && !Imputed[c];
+                return;
+            }
         }
 
         States[c] = sentinel == SentinelMeaning.Special ? CellState.Special : CellState.Value;
@@ -210,6 +228,12 @@ public sealed class RowProcessor
         }
 
         Numbers[c] = value;
+
+        // The curated text of this cell is the cell itself (see CuratedRowFormatter): a canonical number kept
+        // as it is, or text without a carriage return (the only byte a plain row's cell could need quoted for).
+        _verbatim &= plan.VerbatimText
+            ? cell.IndexOf((byte)'\r') < 0
+            : Canonical[c] && (!plan.ChangesValues || States[c] == CellState.Special);
     }
 
     private void SetMissing(int c, ColumnPlan plan)
