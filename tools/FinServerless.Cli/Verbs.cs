@@ -60,6 +60,7 @@ internal static class Verbs
     private static async Task<int> IngestAsync(Options options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        var cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
         var json = options.Flag("--json");
         IngestOutcome outcome;
         long inputBytes;
@@ -110,6 +111,7 @@ internal static class Verbs
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart).TotalSeconds;
         var rows = outcome.Manifest?.Rows ?? outcome.Report?.Rows;
         var peak = PeakRssMiB();
         if (json)
@@ -124,6 +126,7 @@ internal static class Verbs
                 rowsRejected = rows?.Rejected,
                 inputBytes,
                 seconds,
+                cpuSeconds,
                 peakRssMiB = peak,
                 manifest = outcome.ManifestPath,
                 report = outcome.ReportPath,

@@ -44,6 +44,10 @@ internal sealed class ColumnPlan
             if (spec.Type == ColumnType.Integer)
             {
                 AllowedIntegers = allowed.Select(a => long.Parse(a, CultureInfo.InvariantCulture)).ToHashSet();
+                if (AllowedIntegers.All(v => v is >= 0 and < 64))
+                {
+                    _allowedSmall = AllowedIntegers.Aggregate(0UL, (mask, v) => mask | (1UL << (int)v));
+                }
             }
             else
             {
@@ -130,6 +134,14 @@ internal sealed class ColumnPlan
 
     /// <summary>False when no missing token or sentinel can match the cell (checked on its first byte).</summary>
     public bool MayBeToken(ReadOnlySpan<byte> cell) => cell.Length == 0 ? EmptyMayBeToken : _tokenFirstBytes[cell[0]];
+
+    // Allowed integers all in 0..63 (codes, flags, targets): a bit mask instead of a set.
+    private readonly ulong? _allowedSmall;
+
+    /// <summary>Whether an integer is allowed (always, when the contract lists no values).</summary>
+    public bool IsAllowed(long value) => _allowedSmall is { } mask
+        ? (ulong)value < 64 && (mask & (1UL << (int)value)) != 0
+        : AllowedIntegers is not { } set || set.Contains(value);
 
     public bool IsMissingToken(ReadOnlySpan<byte> cell)
     {

@@ -3,9 +3,9 @@ using System.Globalization;
 namespace FinServerless.Datasets.Validation;
 
 /// <summary>
-/// Number parsing for the hot path. Plain decimals ([-]digits[.digits], up to 15 significant digits) are
-/// parsed exactly with one integer accumulation and one division by a power of ten (both exact, so the
-/// result is correctly rounded); anything else falls back to the runtime's parser. It also says whether the
+/// Number parsing for the hot path. Plain decimals ([-]digits[.digits] whose digits read as an integer below
+/// 2^53) are parsed exactly with one integer accumulation and one division by a power of ten (both exact, so
+/// the result is correctly rounded); anything else falls back to the runtime's parser. It also says whether the
 /// text is already in canonical form (what <see cref="double.ToString()"/> would print), so writers can copy
 /// the bytes instead of formatting the number again.
 /// </summary>
@@ -28,41 +28,24 @@ public static class FastNumber
             i = 1;
         }
 
+        // All digits, integer and fraction, accumulate into one integer (at most 19 digits cannot overflow).
         ulong mantissa = 0;
-        var significant = 0;
         var intStart = i;
-        while (i < text.Length && (uint)(text[i] - '0') <= 9)
+        uint digit;
+        while (i < text.Length && (digit = (uint)(text[i] - '0')) <= 9)
         {
-            mantissa = (mantissa * 10) + (uint)(text[i] - '0');
-            if (mantissa != 0)
-            {
-                significant++;
-            }
-
+            mantissa = (mantissa * 10) + digit;
             i++;
         }
 
         var intDigits = i - intStart;
         var fracDigits = 0;
-        var fracLeadingZeros = 0;
-        var lastDigit = (byte)0;
         if (i < text.Length && text[i] == decimalSeparator)
         {
-            i++;
-            var fracStart = i;
-            while (i < text.Length && (uint)(text[i] - '0') <= 9)
+            var fracStart = ++i;
+            while (i < text.Length && (digit = (uint)(text[i] - '0')) <= 9)
             {
-                mantissa = (mantissa * 10) + (uint)(text[i] - '0');
-                if (mantissa != 0)
-                {
-                    significant++;
-                }
-                else
-                {
-                    fracLeadingZeros++;
-                }
-
-                lastDigit = text[i];
+                mantissa = (mantissa * 10) + digit;
                 i++;
             }
 
@@ -73,7 +56,9 @@ public static class FastNumber
             }
         }
 
-        if (i != text.Length || intDigits + fracDigits == 0 || significant > 15 || intDigits + fracDigits > 19)
+        // An integer below 2^53 and a power of ten up to 10^22 are both exact doubles, so one division gives the
+        // correctly rounded result (Clinger's fast path); anything else goes to the runtime's parser.
+        if (i != text.Length || intDigits + fracDigits is 0 or > 19 || mantissa > (1UL << 53))
         {
             return Fallback(text, fallback, out value);
         }
@@ -84,12 +69,16 @@ public static class FastNumber
             value = -value;
         }
 
+        // Canonical: what double.ToString() prints for the value, that is at most 15 significant digits (so no
+        // shorter text reads back as the same double), no leading zeros, no trailing fractional zeros, no "-0",
+        // and not so small or large that it would be printed with an exponent.
         canonical =
-            (intDigits == 1 || text[intStart] != (byte)'0')
+            mantissa < 1_000_000_000_000_000UL
             && intDigits is > 0 and <= 15
-            && (fracDigits == 0 || lastDigit != (byte)'0')
+            && (intDigits == 1 || text[intStart] != (byte)'0')
+            && (fracDigits == 0 || text[^1] != (byte)'0')
             && !(negative && mantissa == 0)
-            && !(intDigits == 1 && text[intStart] == (byte)'0' && fracDigits > 0 && fracLeadingZeros > 3)
+            && !(fracDigits > 0 && intDigits == 1 && text[intStart] == (byte)'0' && Math.Abs(value) < 1e-4)
             && decimalSeparator == (byte)'.';
         return true;
     }

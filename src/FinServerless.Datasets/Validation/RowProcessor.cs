@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Csv;
@@ -40,6 +41,7 @@ public sealed class RowProcessor
         Imputed = new bool[_plans.Length];
         Canonical = new bool[_plans.Length];
         _decimalSeparator = (byte)contract.File.DecimalSeparator[0];
+        _positions = map.Positions;
         _identityLayout = map.FieldCount == _plans.Length
             && Enumerable.Range(0, _plans.Length).All(c => map.Positions[c] == c && contract.Columns[c].Role != ColumnRole.Ignore)
             && contract.File.Delimiter == ",";
@@ -50,6 +52,7 @@ public sealed class RowProcessor
     // Rows of a file laid out like the output (every contract column, in order, none ignored, comma-separated)
     // whose cells all stay as they are can be copied whole.
     private readonly bool _identityLayout;
+    private readonly int[] _positions;
     private bool _verbatim;
 
     /// <summary>Whether the last valid row's curated form is its own text (see <see cref="CsvReader.RawRow"/>).</summary>
@@ -102,13 +105,14 @@ public sealed class RowProcessor
             return false;
         }
 
-        for (var c = 0; c < _plans.Length; c++)
+        var positions = _positions;
+        var plans = _plans;
+        for (var c = 0; c < plans.Length; c++)
         {
-            var position = _map.Positions[c];
-            var plan = _plans[c];
+            var position = positions[c];
+            var plan = plans[c];
             if (position < 0)
             {
-                Imputed[c] = false;
                 SetMissing(c, plan);
                 continue;
             }
@@ -121,33 +125,29 @@ public sealed class RowProcessor
 
     private void ProcessCell(int c, ColumnPlan plan, ReadOnlySpan<byte> cell)
     {
-        Imputed[c] = false;
-        Canonical[c] = false;
-        SentinelMeaning? sentinel = null;
+        var state = CellState.Value;
         if (plan.MayBeToken(cell))
         {
-            if (plan.IsMissingToken(cell))
-            {
-                SetMissing(c, plan);
-                _verbatim &= cell.Length == 0 && !Imputed[c];
-                return;
-            }
-
-            sentinel = plan.Sentinel(cell);
+            var sentinel = plan.IsMissingToken(cell) ? SentinelMeaning.Missing : plan.Sentinel(cell);
             if (sentinel == SentinelMeaning.Missing)
             {
                 SetMissing(c, plan);
                 _verbatim &= cell.Length == 0 && !Imputed[c];
                 return;
             }
+
+            if (sentinel == SentinelMeaning.Special)
+            {
+                state = CellState.Special;
+            }
         }
 
-        States[c] = sentinel == SentinelMeaning.Special ? CellState.Special : CellState.Value;
         double value;
+        var canonical = false;
         switch (plan.Type)
         {
             case ColumnType.Integer:
-                if (!FastNumber.TryParseLong(cell, out var integer, out Canonical[c]))
+                if (!FastNumber.TryParseLong(cell, out var integer, out canonical))
                 {
                     Fail(c, Rules.Type, "not an integer");
                     return;
@@ -155,7 +155,7 @@ public sealed class RowProcessor
 
                 Integers[c] = integer;
                 value = integer;
-                if (plan.AllowedIntegers is { } allowedIntegers && !allowedIntegers.Contains(integer) && States[c] != CellState.Special)
+                if (state != CellState.Special && !plan.IsAllowed(integer))
                 {
                     Fail(c, Rules.Allowed, $"not one of {plan.AllowedList}");
                     return;
@@ -164,7 +164,7 @@ public sealed class RowProcessor
                 break;
             case ColumnType.Decimal:
             case ColumnType.Float:
-                if (!FastNumber.TryParseDouble(cell, _decimalSeparator, _numbers, out value, out Canonical[c]))
+                if (!FastNumber.TryParseDouble(cell, _decimalSeparator, _numbers, out value, out canonical))
                 {
                     Fail(c, Rules.Type, "not a number");
                     return;
@@ -182,19 +182,16 @@ public sealed class RowProcessor
                 value = b.Value ? 1 : 0;
                 break;
             case ColumnType.Date:
-                Span<char> chars = stackalloc char[Math.Min(cell.Length, 64)];
-                var n = cell.Length <= 64 ? Encoding.UTF8.GetChars(cell, chars) : 0;
-                if (n == 0 || !DateOnly.TryParseExact(chars[..n], plan.DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+                if (!TryParseDate(cell, plan.DateFormat, out value))
                 {
                     Fail(c, Rules.Type, $"not a date in the format {plan.DateFormat}");
                     return;
                 }
 
-                value = date.DayNumber;
                 break;
             case ColumnType.Category:
                 var index = plan.CategoryIndex(cell);
-                if (index < 0 && States[c] != CellState.Special)
+                if (index < 0 && state != CellState.Special)
                 {
                     Fail(c, Rules.Allowed, $"not one of {plan.AllowedList}");
                     return;
@@ -207,7 +204,7 @@ public sealed class RowProcessor
                 break;
         }
 
-        if (States[c] == CellState.Value && plan.IsNumeric)
+        if (state == CellState.Value && plan.IsNumeric)
         {
             if (value < plan.Min)
             {
@@ -227,13 +224,16 @@ public sealed class RowProcessor
             }
         }
 
+        States[c] = state;
         Numbers[c] = value;
+        Canonical[c] = canonical;
+        Imputed[c] = false;
 
         // The curated text of this cell is the cell itself (see CuratedRowFormatter): a canonical number kept
         // as it is, or text without a carriage return (the only byte a plain row's cell could need quoted for).
         _verbatim &= plan.VerbatimText
             ? cell.IndexOf((byte)'\r') < 0
-            : Canonical[c] && (!plan.ChangesValues || States[c] == CellState.Special);
+            : canonical && (!plan.ChangesValues || state == CellState.Special);
     }
 
     private void SetMissing(int c, ColumnPlan plan)
@@ -248,12 +248,15 @@ public sealed class RowProcessor
         {
             States[c] = CellState.Value;
             Imputed[c] = true;
+            Canonical[c] = false;
             Numbers[c] = plan.Normalize(imputed);
             Integers[c] = (long)imputed;
             return;
         }
 
         States[c] = CellState.Missing;
+        Imputed[c] = false;
+        Canonical[c] = false;
         Numbers[c] = double.NaN;
     }
 
@@ -263,6 +266,19 @@ public sealed class RowProcessor
         _failures.Add(new RowFailure(column, rule, detail));
     }
 
+    // Kept out of ProcessCell: a stack buffer there would make every call pay for it.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool TryParseDate(ReadOnlySpan<byte> cell, string format, out double dayNumber)
+    {
+        Span<char> chars = stackalloc char[64];
+        var n = cell.Length <= 64 ? Encoding.UTF8.GetChars(cell, chars) : 0;
+        DateOnly date = default;
+        var ok = n > 0 && DateOnly.TryParseExact(chars[..n], format, CultureInfo.InvariantCulture, DateTimeStyles.None, out date);
+        dayNumber = date.DayNumber;
+        return ok;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool? ParseBoolean(ReadOnlySpan<byte> cell)
     {
         if (cell.Length == 1)
