@@ -50,6 +50,32 @@ public sealed class ColumnProfilerTests
     }
 
     [Fact]
+    public void Values_added_in_runs_give_exactly_the_profile_of_values_added_one_by_one()
+    {
+        var random = new Random(4);
+        var values = Enumerable.Range(0, 300_000).Select(_ => Math.Round(random.NextDouble() * 1000, 3) - 100).ToArray();
+        var reference = new Histogram([-50, 0, 100, 500], [0.1, 0.2, 0.3, 0.2, 0.2]);
+
+        var single = new ColumnProfiler("x", "float", categorical: false, reference, seed: 3);
+        foreach (var v in values)
+        {
+            single.Add(v);
+        }
+
+        var runs = new ColumnProfiler("x", "float", categorical: false, reference, seed: 3);
+        for (var at = 0; at < values.Length;)
+        {
+            var n = Math.Min(values.Length - at, random.Next(0, 9_000));
+            runs.AddRange(values.AsSpan(at, n));
+            at += n;
+        }
+
+        var expected = System.Text.Json.JsonSerializer.Serialize(single.Build());
+        Assert.Equal(expected, System.Text.Json.JsonSerializer.Serialize(runs.Build()));
+        Assert.Equal(single.ReferenceBinCounts, runs.ReferenceBinCounts);
+    }
+
+    [Fact]
     public void The_same_values_give_the_same_profile()
     {
         ColumnProfile Run()

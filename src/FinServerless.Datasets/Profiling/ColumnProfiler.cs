@@ -50,6 +50,63 @@ internal sealed class ColumnProfiler
 
     public void AddSpecial() => _specials++;
 
+    /// <summary>Adds values in order: the same result as <see cref="Add"/> on each, in one tight loop.</summary>
+    public void AddRange(ReadOnlySpan<double> values)
+    {
+        var i = 0;
+
+        // The first values fill the reservoir (and set the shift) one by one.
+        while (i < values.Length && _count < SampleSize)
+        {
+            Add(values[i++]);
+        }
+
+        if (i == values.Length)
+        {
+            return;
+        }
+
+        double shift = _shift, sum = _sum, sumSquares = _sumSquares, min = _min, max = _max;
+        var rest = values[i..];
+        foreach (var value in rest)
+        {
+            var d = value - shift;
+            sum += d;
+            sumSquares += d * d;
+            if (value < min)
+            {
+                min = value;
+            }
+
+            if (value > max)
+            {
+                max = value;
+            }
+        }
+
+        (_sum, _sumSquares, _min, _max) = (sum, sumSquares, min, max);
+
+        // Replacements fall where the skips say; values in between only counted.
+        var first = _count + 1;
+        var last = _count + rest.Length;
+        while (_nextReplacement <= last)
+        {
+            _count = _nextReplacement;
+            _sample[(int)(NextRandom() % SampleSize)] = rest[(int)(_nextReplacement - first)];
+            _w *= Math.Exp(Math.Log(NextUniform()) / SampleSize);
+            ScheduleNextReplacement();
+        }
+
+        _count = last;
+        if (_referenceEdges is not null)
+        {
+            foreach (var value in rest)
+            {
+                _referenceBinCounts![BinOf(_referenceEdges, value)]++;
+            }
+        }
+    }
+
     public void Add(double value)
     {
         // Sums shifted by the first value keep the variance accurate without a division per value.
