@@ -104,7 +104,8 @@ internal static class Verbs
             }
 
             var runId = options.Get("--run-id") ?? IngestEngine.RunIdFor($"{Path.GetFullPath(file)}@{File.GetLastWriteTimeUtc(file):O}@{new FileInfo(file).Length}");
-            await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+            // Unbuffered: ingest reads in blocks of about a megabyte, which a stream buffer would only copy once more.
+            await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
             inputBytes = input.Length;
             outcome = await IngestEngine.RunAsync(input, file, contract, runId, output, ingestOptions, cancellationToken);
             where = output.Root;
@@ -165,7 +166,8 @@ internal static class Verbs
         if (options.Get("--file") is { } file)
         {
             var contractPath = options.Get("--contract") ?? throw new UsageException("score --file needs --contract PATH.");
-            await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+            // Unbuffered: ingest reads in blocks of about a megabyte, which a stream buffer would only copy once more.
+            await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
             var ingest = await IngestEngine.RunAsync(input, file, DatasetContract.Load(contractPath), IngestEngine.RunIdFor($"{Path.GetFullPath(file)}@{new FileInfo(file).Length}"), store, new IngestOptions { ContractPath = contractPath }, cancellationToken);
             if (ingest.State == IngestState.Rejected)
             {
