@@ -66,22 +66,11 @@ internal sealed class ColumnProfiler
             return;
         }
 
-        double shift = _shift, sum = _sum, sumSquares = _sumSquares, min = _min, max = _max;
+        double sum = _sum, sumSquares = _sumSquares, min = _min, max = _max;
         var rest = values[i..];
         foreach (var value in rest)
         {
-            var d = value - shift;
-            sum += d;
-            sumSquares += d * d;
-            if (value < min)
-            {
-                min = value;
-            }
-
-            if (value > max)
-            {
-                max = value;
-            }
+            Accumulate(value, _shift, ref sum, ref sumSquares, ref min, ref max);
         }
 
         (_sum, _sumSquares, _min, _max) = (sum, sumSquares, min, max);
@@ -115,18 +104,7 @@ internal sealed class ColumnProfiler
             _shift = value;
         }
 
-        var d = value - _shift;
-        _sum += d;
-        _sumSquares += d * d;
-        if (value < _min)
-        {
-            _min = value;
-        }
-
-        if (value > _max)
-        {
-            _max = value;
-        }
+        Accumulate(value, _shift, ref _sum, ref _sumSquares, ref _min, ref _max);
 
         if (_count <= SampleSize)
         {
@@ -169,6 +147,23 @@ internal sealed class ColumnProfiler
 
     /// <summary>Uniform in (0, 1).</summary>
     private double NextUniform() => ((NextRandom() >> 11) + 0.5) * (1.0 / (1UL << 53));
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(double value, double shift, ref double sum, ref double sumSquares, ref double min, ref double max)
+    {
+        var d = value - shift;
+        sum += d;
+        sumSquares += d * d;
+        if (value < min)
+        {
+            min = value;
+        }
+
+        if (value > max)
+        {
+            max = value;
+        }
+    }
 
     public void AddCategory(string value)
     {
