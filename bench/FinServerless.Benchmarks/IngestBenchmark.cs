@@ -15,7 +15,7 @@ internal static class IngestBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         var root = RepositoryLayout.Root;
-        var source = Path.GetFullPath(Path.Combine(root, "..", "shared", "datasets", "give_me_some_credit", "cs-training.csv"));
+        var source = RepositoryLayout.GmscTrainingPath;
         if (!File.Exists(source))
         {
             Console.WriteLine($"skipped: the ingest benchmark needs {source} (Give Me Some Credit; not redistributable).");

@@ -27,7 +27,7 @@ internal static class ScoreBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         var root = RepositoryLayout.Root;
-        var source = Path.GetFullPath(Path.Combine(root, "..", "shared", "datasets", "give_me_some_credit", "cs-training.csv"));
+        var source = RepositoryLayout.GmscTrainingPath;
         if (!File.Exists(source))
         {
             Console.WriteLine($"skipped: the scoring benchmark needs {source} (Give Me Some Credit; not redistributable).");

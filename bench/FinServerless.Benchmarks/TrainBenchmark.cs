@@ -43,7 +43,7 @@ internal static class TrainBenchmark
         var folds = BenchArgs.Int(args, "--folds", 5);
         var datasets = new (string Name, string Source, string Contract)[]
         {
-            ("Give Me Some Credit", Path.GetFullPath(Path.Combine(root, "..", "shared", "datasets", "give_me_some_credit", "cs-training.csv")), "samples/give-me-some-credit/contract.json"),
+            ("Give Me Some Credit", RepositoryLayout.GmscTrainingPath, "samples/give-me-some-credit/contract.json"),
             ("Taiwan (UCI)", Path.Combine(root, "samples", "taiwan-credit", "UCI_Credit_Card.csv"), "samples/taiwan-credit/contract.json"),
         };
         if (!File.Exists(datasets[0].Source))

@@ -32,6 +32,12 @@ public static class RepositoryLayout
         return false;
     }
 
+    /// <summary>
+    /// Where Give Me Some Credit's training file lies when the repository sits beside ../shared (CI, this
+    /// project's machines); it is not redistributable, so a user's checkout does not have it.
+    /// </summary>
+    public static string GmscTrainingPath => Path.GetFullPath(Path.Combine(Root, "..", "shared", "datasets", "give_me_some_credit", "cs-training.csv"));
+
     /// <summary>The repository root, or a clear error naming the setting to use.</summary>
     public static string Root => TryFindRoot(out var root)
         ? root

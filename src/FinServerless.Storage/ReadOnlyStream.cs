@@ -1,8 +1,8 @@
 namespace FinServerless.Storage;
 
 /// <summary>
-/// Base of the forward-only, read-only streams used across the platform (downloads, decoders, hashing and
-/// read-ahead wrappers): subclasses implement <see cref="Stream.Read(byte[], int, int)"/> and nothing else.
+/// Base of the forward-only, read-only streams used across the platform (downloads, decoders, hashing
+/// wrappers): subclasses implement <see cref="Stream.Read(byte[], int, int)"/> and nothing else.
 /// </summary>
 public abstract class ReadOnlyStream : Stream
 {

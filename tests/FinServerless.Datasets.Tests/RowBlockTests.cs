@@ -2,6 +2,7 @@ using System.Text;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Ingest;
+using FinServerless.Storage;
 
 namespace FinServerless.Datasets.Tests;
 
@@ -274,20 +275,10 @@ public sealed class RowBlockTests : IDisposable
     }
 
     /// <summary>Returns the bytes in reads of random small sizes, as a network stream may.</summary>
-    private sealed class TrickleStream(byte[] bytes, int seed) : Stream
+    private sealed class TrickleStream(byte[] bytes, int seed) : ReadOnlyStream
     {
         private readonly Random _random = new(seed);
         private int _position;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => bytes.Length;
-
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
 
         public override int Read(byte[] buffer, int offset, int count)
         {
@@ -296,15 +287,5 @@ public sealed class RowBlockTests : IDisposable
             _position += n;
             return n;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -8,7 +8,7 @@ public static class SharedDatasets
     /// <summary>Give Me Some Credit's training file, or null with the reason a test prints when it skips.</summary>
     public static string? GmscTraining(out string reason)
     {
-        var path = Path.GetFullPath(Path.Combine(RepositoryLayout.Root, "..", "shared", "datasets", "give_me_some_credit", "cs-training.csv"));
+        var path = RepositoryLayout.GmscTrainingPath;
         reason = $"needs {path} (Give Me Some Credit, not redistributable; present in CI)";
         return File.Exists(path) ? path : null;
     }

@@ -64,12 +64,15 @@ public sealed class CsvReader : IDisposable
         FieldCount = 0;
     }
 
-    /// <summary>Hands over what is buffered but not yet parsed (to a <see cref="RowChunker"/> that goes on from here).</summary>
-    internal (byte[] Pending, long NextLine) TakeBuffered()
+    /// <summary>
+    /// Goes on in blocks of whole rows (for parallel workers) from where this reader stands: the returned chunker
+    /// reads the rest of the stream, starting with what this reader has buffered but not parsed.
+    /// </summary>
+    internal RowChunker ContinueInBlocks()
     {
         var pending = _buffer.AsSpan(_start, _end - _start).ToArray();
         _start = _end;
-        return (pending, _nextLine);
+        return new RowChunker(_stream ?? Stream.Null, _delimiter, _maxRowBytes, _source, pending, _nextLine);
     }
 
     /// <summary>The error for a row longer than the contract allows.</summary>
@@ -182,9 +185,9 @@ public sealed class CsvReader : IDisposable
         }
 
         // Fast path: a complete row without quotes, split 32 bytes at a time.
-        if (Vector256.IsHardwareAccelerated && TryParsePlainRowVector(span) is var plain and >= 0)
+        if (Vector256.IsHardwareAccelerated && TryParsePlainRowVector(span, out var consumed, out var rowEnd) is var plain and >= 0)
         {
-            return Finish(plain, _consumedPlain, 1, _plainEnd, isPlain: true);
+            return Finish(plain, consumed, 1, rowEnd, isPlain: true);
         }
 
         // Fast path: a complete row without quotes splits on the delimiter with one scalar pass.
@@ -328,16 +331,15 @@ public sealed class CsvReader : IDisposable
         }
     }
 
-    private int _consumedPlain;
-    private int _plainEnd;
-
     /// <summary>
     /// Splits a quote-free row ending in a line feed using 32-byte compares: one bit mask each for delimiters,
     /// line feeds and quotes. Returns the field count, or -1 when the row has a quote or is not complete within
-    /// whole 32-byte blocks (the scalar paths then take it from its start).
+    /// whole 32-byte blocks (the scalar paths then take it from its start). <paramref name="consumed"/> counts the
+    /// line break; <paramref name="rowEnd"/> is where the row's text ends (before CR LF).
     /// </summary>
-    private int TryParsePlainRowVector(ReadOnlySpan<byte> span)
+    private int TryParsePlainRowVector(ReadOnlySpan<byte> span, out int consumed, out int rowEnd)
     {
+        consumed = rowEnd = 0;
         ref var origin = ref MemoryMarshal.GetReference(span);
         var delimiters = Vector256.Create(_delimiter);
         var lineFeeds = Vector256.Create(Lf);
@@ -370,8 +372,8 @@ public sealed class CsvReader : IDisposable
                 var lineEnd = offset + BitOperations.TrailingZeroCount(lf);
                 var end = lineEnd > 0 && span[lineEnd - 1] == Cr ? lineEnd - 1 : lineEnd;
                 AddField(fieldCount++, _start + fieldStart, Math.Max(0, end - fieldStart), false);
-                _consumedPlain = lineEnd + 1;
-                _plainEnd = end;
+                consumed = lineEnd + 1;
+                rowEnd = end;
                 return fieldCount;
             }
         }

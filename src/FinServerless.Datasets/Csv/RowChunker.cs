@@ -199,9 +199,6 @@ internal sealed class RowBlock(int capacity)
     /// <summary>Order of the block in the file.</summary>
     public long Sequence { get; set; }
 
-    /// <summary>Data row number (1-based, header excluded) of the block's first row, known once earlier blocks are counted.</summary>
-    public long FirstRowNumber { get; set; }
-
     /// <summary>Rows a worker found in the block.</summary>
     public int Count { get; set; }
 
@@ -223,7 +220,6 @@ internal sealed class RowBlock(int capacity)
         Length = 0;
         Count = 0;
         Accepted = 0;
-        FirstRowNumber = 0;
         Error = null;
         Rejected.Clear();
         Curated.Clear();

@@ -151,9 +151,7 @@ public static class IngestEngine
             _rejected.EndRow();
 
             var nextProgress = 1L << 20;
-            var (pending, nextLine) = reader.TakeBuffered();
-            var chunker = new RowChunker(decoded, (byte)contract.File.Delimiter[0], contract.File.MaxLineBytes, inputPath, pending, nextLine);
-            await pipeline.RunAsync(chunker, inputPath, async batch =>
+            await pipeline.RunAsync(reader.ContinueInBlocks(), inputPath, async batch =>
             {
                 _read += batch.Count;
                 _accepted += batch.Accepted;

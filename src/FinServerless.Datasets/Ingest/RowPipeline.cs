@@ -46,9 +46,8 @@ internal sealed class RowPipeline
 
         var inputs = _workers.Select(_ => Channel.CreateBounded<RowBlock>(2)).ToArray();
         var results = Channel.CreateUnbounded<RowBlock>();
-        var delimiter = (byte)_contract.File.Delimiter[0];
         var producer = Task.Run(() => ProduceAsync(chunker, free, inputs, stop.Token), stop.Token);
-        var workers = _workers.Select((w, i) => Task.Run(() => w.RunAsync(inputs[i].Reader, results.Writer, delimiter, source, stop.Token), stop.Token)).ToArray();
+        var workers = _workers.Select((w, i) => Task.Run(() => w.RunAsync(inputs[i].Reader, results.Writer, source, stop.Token), stop.Token)).ToArray();
         _ = Task.WhenAll(workers).ContinueWith(_ => results.Writer.TryComplete(), TaskScheduler.Default);
 
         try
@@ -66,7 +65,6 @@ internal sealed class RowPipeline
                         System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
                     }
 
-                    ready.FirstRowNumber = rowNumber;
                     for (var i = 0; i < ready.Rejected.Count; i++)
                     {
                         ready.Rejected[i] = ready.Rejected[i] with { Row = ready.Rejected[i].Row + rowNumber };
@@ -173,9 +171,9 @@ internal sealed class RowPipeline
 
         public DatasetProfiler Profiler { get; }
 
-        public async Task RunAsync(ChannelReader<RowBlock> input, ChannelWriter<RowBlock> output, byte delimiter, string source, CancellationToken cancellationToken)
+        public async Task RunAsync(ChannelReader<RowBlock> input, ChannelWriter<RowBlock> output, string source, CancellationToken cancellationToken)
         {
-            var row = new CsvReader(delimiter, _contract.File.MaxLineBytes, source);
+            var row = new CsvReader((byte)_contract.File.Delimiter[0], _contract.File.MaxLineBytes, source);
             await foreach (var block in input.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 if (block.Error is null)
