@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Native;
@@ -50,7 +51,7 @@ internal static class ScoreBenchmark
             RunManifest train;
             await using (var input = File.OpenRead(source))
             {
-                train = (await IngestEngine.RunAsync(input, source, contract, "train", store)).Manifest!;
+                train = (await IngestEngine.RunAsync(input, source, contract, StorageName.Run("train"), store)).Manifest!;
             }
 
             var (x, y) = Load(storeRoot, train, withLabels: true);
@@ -85,7 +86,7 @@ internal static class ScoreBenchmark
             string portfolioPath;
             await using (var input = File.OpenRead(raw))
             {
-                var outcome = await IngestEngine.RunAsync(input, raw, contract, "portfolio", store);
+                var outcome = await IngestEngine.RunAsync(input, raw, contract, StorageName.Run("portfolio"), store);
                 portfolio = outcome.Manifest!;
                 portfolioPath = outcome.ManifestPath!;
             }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Native;
@@ -62,10 +63,10 @@ internal static class TrainBenchmark
                 RunManifest run;
                 await using (var input = File.OpenRead(source))
                 {
-                    run = (await IngestEngine.RunAsync(input, source, DatasetContract.Load(Path.Combine(root, contractPath)), "bench", store)).Manifest!;
+                    run = (await IngestEngine.RunAsync(input, source, DatasetContract.Load(Path.Combine(root, contractPath)), StorageName.Run("bench"), store)).Manifest!;
                 }
 
-                var (table, _, _) = await TrainingTable.LoadAsync(store, RunPaths.CuratedRun(run.Partner, run.Dataset, run.RunId) + "_manifest.json");
+                var (table, _, _) = await TrainingTable.LoadAsync(store, StorageLayout.CuratedManifest(run.Names.Partner, run.Names.Dataset, run.Names.Run));
                 Console.WriteLine($"{name}: {table.Rows:N0} rows × {table.Columns} features, {table.Positives:N0} defaults; {folds}-fold plan, seed {Seed}");
                 var plan = Folds.Plan(table.Y, folds, Seed, TrainingJob.EarlyStoppingShare);
                 var (dataPath, planPath) = WritePlan(work.FullName, table, plan);

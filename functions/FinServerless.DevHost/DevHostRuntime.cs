@@ -60,6 +60,8 @@ public sealed class DevHostRuntime : IAsyncDisposable
     /// <summary>The durable task hub.</summary>
     public StorageTaskHub Hub { get; private set; } = null!;
 
+    private long _maxRequestBody = 100L * 1024 * 1024;
+
     private string? Setting(string name) => _options.Settings.TryGetValue(name, out var v) ? v : Environment.GetEnvironmentVariable(name);
 
     private void Log(string line) => _options.Log($"[{DateTime.UtcNow:HH:mm:ss.fff}] {line}");
@@ -83,6 +85,13 @@ public sealed class DevHostRuntime : IAsyncDisposable
     private async Task StartCoreAsync(CancellationToken cancellationToken)
     {
         _app = FunctionApp.Load(_options.AppRoot);
+        if (Setting("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT") is { Length: > 0 } limit)
+        {
+            _maxRequestBody = long.TryParse(limit, CultureInfo.InvariantCulture, out var bytes) && bytes > 0
+                ? bytes
+                : throw new InvalidOperationException($"Setting FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be a positive number of bytes (got '{limit}').");
+        }
+
         var connection = StorageConnection.FromSettings("AzureWebJobsStorage", Setting);
         _blobs = connection.CreateBlobServiceClient();
         var encoding = (_app.QueueSetting("messageEncoding")?.GetValue<string>() ?? "base64") == "none" ? QueueMessageEncoding.None : QueueMessageEncoding.Base64;
@@ -101,7 +110,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(System.Net.IPAddress.Loopback, _options.Port);
-            k.Limits.MaxRequestBodySize = null;
+            k.Limits.MaxRequestBodySize = _maxRequestBody;
         });
         _web = builder.Build();
         _web.MapDurableManagementApi(Hub);
@@ -146,8 +155,26 @@ public sealed class DevHostRuntime : IAsyncDisposable
                 continue;
             }
 
-            using var reader = new StreamReader(http.Request.Body);
-            var body = await reader.ReadToEndAsync(http.RequestAborted).ConfigureAwait(false);
+            // The Functions host's request body limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, 100 MB by default): 413 beyond,
+            // from the declared length before anything is read, or from Kestrel while reading a chunked body.
+            if (http.Request.ContentLength > _maxRequestBody)
+            {
+                await TooLargeAsync(http).ConfigureAwait(false);
+                return;
+            }
+
+            string body;
+            try
+            {
+                using var reader = new StreamReader(http.Request.Body);
+                body = await reader.ReadToEndAsync(http.RequestAborted).ConfigureAwait(false);
+            }
+            catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                await TooLargeAsync(http).ConfigureAwait(false);
+                return;
+            }
+
             var req = new JsonObject
             {
                 ["Url"] = $"{BaseAddress.AbsoluteUri.TrimEnd('/')}{http.Request.Path}{http.Request.QueryString}",
@@ -163,8 +190,10 @@ public sealed class DevHostRuntime : IAsyncDisposable
             var result = await _invoker.InvokeAsync(f, data, new JsonObject(parameters.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value)))), http.RequestAborted).ConfigureAwait(false);
             if (!result.Succeeded)
             {
+                // As the Functions host does: the cause goes to the log, never into the response.
+                Log($"{f.Name}: HTTP invocation failed: {result.Error}");
                 http.Response.StatusCode = 500;
-                await http.Response.WriteAsJsonAsync(new { error = result.Error }, http.RequestAborted).ConfigureAwait(false);
+                await http.Response.WriteAsJsonAsync(new { error = new { code = "FunctionFailed", message = $"{f.Name} failed; the host log has the cause." } }, http.RequestAborted).ConfigureAwait(false);
                 return;
             }
 
@@ -189,6 +218,12 @@ public sealed class DevHostRuntime : IAsyncDisposable
 
         http.Response.StatusCode = 404;
         await http.Response.WriteAsJsonAsync(new { error = $"No function serves {http.Request.Method} /api/{path}." }, http.RequestAborted).ConfigureAwait(false);
+    }
+
+    private Task TooLargeAsync(HttpContext http)
+    {
+        http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+        return http.Response.WriteAsJsonAsync(new { error = new { code = "BodyTooLarge", message = $"The request body exceeds the host's limit of {_maxRequestBody:N0} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)." } }, http.RequestAborted);
     }
 
     private static Dictionary<string, string>? MatchRoute(string template, string[] segments)

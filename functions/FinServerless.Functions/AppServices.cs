@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using FinServerless.Datasets.Ingest;
@@ -45,47 +46,66 @@ public sealed class AppServices : IDisposable
     /// <summary>Model versions and champions.</summary>
     public ModelStore Models { get; }
 
+    /// <summary>Ingest limits and settings from the app settings.</summary>
+    public IngestOptions IngestOptions { get; } = new();
+
     /// <summary>Risk bands.</summary>
     public RiskBands Bands { get; }
 
     /// <summary>Where training jobs run.</summary>
     public ITrainingJobDispatcher Jobs { get; }
 
-    /// <summary>A loaded model (ONNX session) by "name@version", loaded once; "name@champion" is resolved on every call.</summary>
-    public async Task<LoadedModel> LoadModelAsync(string reference, CancellationToken cancellationToken)
+    /// <summary>A loaded model (ONNX session) by name and version, loaded once; "name@champion" is resolved on every call.</summary>
+    public async Task<LoadedModel> LoadModelAsync(ModelReference reference, CancellationToken cancellationToken)
     {
-        var (model, version) = await Models.ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
-        reference = $"{model}@{version}";
-        var entry = _models.GetOrAdd(reference, r => new Lazy<Task<LoadedModel>>(() => Models.LoadAsync(r, cancellationToken: CancellationToken.None)));
+        var version = await Models.ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
+        var key = version.ToString();
+        var entry = _models.GetOrAdd(key, _ => new Lazy<Task<LoadedModel>>(() => Models.LoadAsync(version, cancellationToken: CancellationToken.None)));
         try
         {
             return await entry.Value.ConfigureAwait(false);
         }
         catch
         {
-            _models.TryRemove(reference, out _);
+            _models.TryRemove(key, out _);
             throw;
         }
     }
 
-    /// <summary>Reads and parses a curated run manifest.</summary>
-    public async Task<RunManifest> ReadRunAsync(string manifestPath, CancellationToken cancellationToken)
+    /// <summary>Reads a curated run manifest from a path a caller gave (<c>curated/{partner}/{dataset}/{run}/_manifest.json</c>, checked).</summary>
+    public Task<RunManifest> ReadRunAsync(string manifestPath, CancellationToken cancellationToken)
     {
-        var bytes = await Store.ReadAsync(manifestPath, cancellationToken).ConfigureAwait(false)
-            ?? throw new ModelException($"Curated run manifest {manifestPath} does not exist.");
-        return JsonSerializer.Deserialize<RunManifest>(bytes, RunManifest.JsonOptions)!;
+        var (partner, dataset, run) = StorageLayout.ParseCuratedManifest(manifestPath);
+        return ReadRunAsync(partner, dataset, run, cancellationToken);
+    }
+
+    /// <summary>Reads a curated run manifest; it must describe the run it is stored as.</summary>
+    public async Task<RunManifest> ReadRunAsync(StorageName partner, StorageName dataset, StorageName run, CancellationToken cancellationToken)
+    {
+        var path = StorageLayout.CuratedManifest(partner, dataset, run);
+        var bytes = await Store.ReadAsync(path, cancellationToken).ConfigureAwait(false)
+            ?? throw new RunNotFoundException($"Curated run {run} of {partner}/{dataset} does not exist.");
+        var manifest = JsonSerializer.Deserialize<RunManifest>(bytes, RunManifest.JsonOptions)!;
+        if (manifest.Names != (partner, dataset, run))
+        {
+            throw new InvalidDataException($"The curated manifest {path} describes run {StorageName.Quote(manifest.RunId)} of {StorageName.Quote(manifest.Partner)}/{StorageName.Quote(manifest.Dataset)}, not the run it is stored as.");
+        }
+
+        return manifest;
     }
 
     /// <summary>The committed curated runs of a partner's dataset (manifest path and manifest), newest first.</summary>
-    public async Task<List<(string Path, RunManifest Run)>> RunsAsync(string partner, string dataset, CancellationToken cancellationToken)
+    public async Task<List<(string Path, RunManifest Run)>> RunsAsync(StorageName partner, StorageName dataset, CancellationToken cancellationToken)
     {
         var runs = new List<(string Path, RunManifest Run)>();
-        await foreach (var item in ListAsync(RunPaths.CuratedContainer, $"{partner}/{dataset}/", cancellationToken).ConfigureAwait(false))
+        var prefix = StorageLayout.CuratedDataset(partner, dataset);
+        await foreach (var item in ListAsync(StorageLayout.CuratedContainer, prefix[(StorageLayout.CuratedContainer.Length + 1)..], cancellationToken).ConfigureAwait(false))
         {
-            if (item.Name.EndsWith("/_manifest.json", StringComparison.Ordinal))
+            var path = $"{StorageLayout.CuratedContainer}/{item.Name}";
+            if (path.EndsWith("/" + StorageLayout.ManifestFile, StringComparison.Ordinal)
+                && StorageName.TryParse(NameKind.Run, path[prefix.Length..^(StorageLayout.ManifestFile.Length + 1)], out var run, out _))
             {
-                var path = $"{RunPaths.CuratedContainer}/{item.Name}";
-                runs.Add((path, await ReadRunAsync(path, cancellationToken).ConfigureAwait(false)));
+                runs.Add((path, await ReadRunAsync(partner, dataset, run, cancellationToken).ConfigureAwait(false)));
             }
         }
 
@@ -93,7 +113,7 @@ public sealed class AppServices : IDisposable
     }
 
     /// <summary>The newest committed curated run of a partner's dataset (manifest path), or null.</summary>
-    public async Task<(string Path, RunManifest Run)?> LatestRunAsync(string partner, string dataset, CancellationToken cancellationToken) =>
+    public async Task<(string Path, RunManifest Run)?> LatestRunAsync(StorageName partner, StorageName dataset, CancellationToken cancellationToken) =>
         (await RunsAsync(partner, dataset, cancellationToken).ConfigureAwait(false)) is [var newest, ..] ? newest : null;
 
     /// <summary>Blobs of a container under a prefix; a container that does not exist yet lists as empty.</summary>
@@ -120,3 +140,6 @@ public sealed class AppServices : IDisposable
         }
     }
 }
+
+/// <summary>A curated run that does not exist (HTTP 404).</summary>
+public sealed class RunNotFoundException(string message) : Exception(message);

@@ -14,6 +14,18 @@ public sealed class AppSettings(Func<string, string?> read)
     /// <summary>Largest number of rows one synchronous ScoreBatch call accepts (413 beyond). Default 10,000.</summary>
     public const string ScoreMaxRows = "FINSERVERLESS_SCORE_MAX_ROWS";
 
+    /// <summary>Largest ScoreBatch request body in bytes (413 beyond). Default: 2 KiB per row of <see cref="ScoreMaxRows"/>.</summary>
+    public const string ScoreMaxBodyBytes = "FINSERVERLESS_SCORE_MAX_BODY_BYTES";
+
+    /// <summary>Largest decompressed size of one ingested file, in bytes. Default 50 GiB.</summary>
+    public const string IngestMaxDecompressedBytes = "FINSERVERLESS_INGEST_MAX_DECOMPRESSED_BYTES";
+
+    /// <summary>Largest decompressed:compressed ratio of one ingested gzip file. Default 200.</summary>
+    public const string IngestMaxExpansionRatio = "FINSERVERLESS_INGEST_MAX_EXPANSION_RATIO";
+
+    /// <summary>Largest number of data rows in one ingested file. Default 100,000,000.</summary>
+    public const string IngestMaxRows = "FINSERVERLESS_INGEST_MAX_ROWS";
+
     /// <summary>How much a candidate's AUC must exceed the champion's (on the same held-out rows) to be promoted. Default 0.002.</summary>
     public const string PromotionMargin = "FINSERVERLESS_PROMOTION_MARGIN";
 
@@ -47,7 +59,7 @@ public sealed class AppSettings(Func<string, string?> read)
     /// <summary>Every setting name above (for documentation and the deployment test).</summary>
     public static IReadOnlyList<string> All { get; } =
     [
-        Storage, ScoreMaxRows, PromotionMargin, RescoreSchedule, RiskBands, TrainingDispatcher, TrainerCommand,
+        Storage, ScoreMaxRows, ScoreMaxBodyBytes, IngestMaxDecompressedBytes, IngestMaxExpansionRatio, IngestMaxRows, PromotionMargin, RescoreSchedule, RiskBands, TrainingDispatcher, TrainerCommand,
         TrainingJobResourceId, ManagedIdentityClientId, TrainingDevice, TrainingTimeoutMinutes, TrainingPollSeconds,
     ];
 

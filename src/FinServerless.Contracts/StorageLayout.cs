@@ -137,8 +137,17 @@ public static class StorageLayout
     /// <summary><c>scores/_jobs/{jobId}.json</c>; a job id is 32 hexadecimal characters.</summary>
     public static string ScoreJob(string jobId) => $"{ScoresContainer}/_jobs/{Hex(jobId, nameof(jobId), 32)}.json";
 
-    /// <summary><c>scores/_rescore/{instance}/summary.json</c>.</summary>
-    public static string RescoreSummary(StorageName instance) => $"{ScoresContainer}/_rescore/{Of(instance, NameKind.Run)}/summary.json";
+    /// <summary>
+    /// <c>scores/_rescore/{instance}/summary.json</c> for an orchestration instance id: the id itself when it is a
+    /// valid run name, otherwise a digest of it (sub-orchestration ids carry separators).
+    /// </summary>
+    public static string RescoreSummary(string instanceId)
+    {
+        var segment = StorageName.TryParse(NameKind.Run, instanceId, out var name, out _)
+            ? name.Value
+            : "i" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(instanceId)))[..32];
+        return $"{ScoresContainer}/_rescore/{segment}/summary.json";
+    }
 
     /// <summary>A curated or score part's file name, <c>part-NNNNN.csv</c>.</summary>
     public static string Part(int index) => index >= 0 ? $"part-{index:D5}.csv" : throw new ArgumentOutOfRangeException(nameof(index));

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Datasets.Output;
@@ -18,8 +19,12 @@ namespace FinServerless.Scoring;
 public static class BatchScorer
 {
     /// <summary>Where a score run's files go.</summary>
-    public static string ScorePrefix(RunManifest run, ModelManifest model) =>
-        $"scores/{run.Partner}/{run.Dataset}/{run.RunId}/{model.Name}@{model.Version}/";
+    public static string ScorePrefix(RunManifest run, ModelManifest model)
+    {
+        var (partner, dataset, runId) = run.Names;
+        var version = model.Reference;
+        return StorageLayout.ScoreRun(partner, dataset, runId, version.Model, version.Version!);
+    }
 
     /// <summary>Scores <paramref name="run"/>; <paramref name="store"/> holds the curated parts and receives the scores.</summary>
     public static async Task<ScoreOutcome> ScoreRunAsync(
@@ -155,8 +160,9 @@ public static class BatchScorer
     private static async Task<PartResult> ScorePartAsync(RunManifest run, int index, string prefix, IRunOutput store, LoadedModel model, InferenceSession session, ScoreOptions options, CancellationToken cancellationToken)
     {
         var input = run.Parts[index];
-        var bytes = await store.ReadAsync(input.Path, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"Curated part {store.Describe(input.Path)} of run {run.RunId} is missing.");
+        var inputPath = run.PartPath(index);
+        var bytes = await store.ReadAsync(inputPath, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Curated part {store.Describe(inputPath)} of run {run.RunId} is missing.");
         var actual = Convert.ToHexStringLower(SHA256.HashData(bytes));
         if (actual != input.Sha256)
         {
@@ -168,7 +174,7 @@ public static class BatchScorer
         var timing = await Task.Run(() => ScoreRows(run, input.Path, bytes, model, session, options, writer, bandCounts), cancellationToken).ConfigureAwait(false);
 
         var write = Stopwatch.StartNew();
-        var path = prefix + RunPaths.Part(index);
+        var path = prefix + StorageLayout.Part(index);
         await store.WriteAsync(path, writer.Written, "text/csv", createOnly: false, cancellationToken).ConfigureAwait(false);
         var part = new RunPart(path, timing.Rows, writer.Length, Convert.ToHexStringLower(SHA256.HashData(writer.Written.Span)));
         return new PartResult(new ScoredPart(part, bandCounts, timing.RunSeconds, timing.PrepareSeconds, write.Elapsed.TotalSeconds));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FinServerless.Contracts;
 
 namespace FinServerless.Scoring;
 
@@ -72,6 +73,14 @@ public sealed record ModelManifest
     [JsonIgnore]
     public string Id => $"{Name}@{Version}";
 
+    /// <summary>Name and version as validated names.</summary>
+    [JsonIgnore]
+    public ModelReference Reference => ModelReference.Of(StorageName.Model(Name, "manifest name"), StorageName.Version(Version, "manifest version"));
+
+    /// <summary>The ONNX file's name, a single validated segment beside the manifest.</summary>
+    [JsonIgnore]
+    public StorageName OnnxFile => StorageName.File(Onnx.Path, "manifest onnx.path");
+
     /// <summary>JSON settings for model manifests.</summary>
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
     {
@@ -91,6 +100,16 @@ public sealed record ModelManifest
                 throw new ModelException($"Model manifest '{source}' lists no features.");
             }
 
+            try
+            {
+                _ = manifest.Reference;
+                _ = manifest.OnnxFile;
+            }
+            catch (InvalidNameException ex)
+            {
+                throw new ModelException($"Model manifest '{source}' is not valid: {ex.Message}", ex);
+            }
+
             return manifest;
         }
         catch (JsonException ex)
@@ -101,4 +120,4 @@ public sealed record ModelManifest
 }
 
 /// <summary>A model that cannot be used: missing, tampered with, or not matching the data.</summary>
-public sealed class ModelException(string message, Exception? inner = null) : Exception(message, inner);
+public class ModelException(string message, Exception? inner = null) : Exception(message, inner);

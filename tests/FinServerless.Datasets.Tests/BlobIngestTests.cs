@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Storage.Blobs;
@@ -12,7 +13,7 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
         var service = azurite.Blobs;
         var partner = "p" + Guid.NewGuid().ToString("N")[..10];
         var contract = DatasetFiles.TaiwanContract with { Partner = partner };
-        var contracts = service.GetBlobContainerClient(RunPaths.ContractsContainer);
+        var contracts = service.GetBlobContainerClient(StorageLayout.ContractsContainer);
         await contracts.CreateIfNotExistsAsync();
         await contracts.GetBlobClient($"{partner}/taiwan-credit.json").UploadAsync(new BinaryData(System.Text.Encoding.UTF8.GetBytes(contract.ToJson())));
         var inbox = service.GetBlobContainerClient($"inbox-{partner}");
@@ -32,7 +33,7 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
         var (service, partner) = await PartnerAsync();
         await DropAsync(service, partner, "taiwan-credit/2026-11-22.csv");
 
-        var outcome = await new BlobIngestor(service).IngestAsync($"inbox-{partner}", "taiwan-credit/2026-11-22.csv");
+        var outcome = await new BlobIngestor(service).IngestAsync(InboxFile.Parse($"inbox-{partner}", "taiwan-credit/2026-11-22.csv"));
 
         Assert.Equal(IngestState.Curated, outcome.State);
         Assert.Equal(30_000, outcome.Manifest!.Rows.Accepted);
@@ -56,10 +57,10 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
         await DropAsync(service, partner, "taiwan-credit/monday.csv");
         var ingestor = new BlobIngestor(service);
 
-        var first = await ingestor.IngestAsync($"inbox-{partner}", "taiwan-credit/monday.csv");
-        var redelivered = await ingestor.IngestAsync($"inbox-{partner}", "taiwan-credit/monday.csv");
+        var first = await ingestor.IngestAsync(InboxFile.Parse($"inbox-{partner}", "taiwan-credit/monday.csv"));
+        var redelivered = await ingestor.IngestAsync(InboxFile.Parse($"inbox-{partner}", "taiwan-credit/monday.csv"));
         await DropAsync(service, partner, "taiwan-credit/monday-copy.csv");
-        var copy = await ingestor.IngestAsync($"inbox-{partner}", "taiwan-credit/monday-copy.csv");
+        var copy = await ingestor.IngestAsync(InboxFile.Parse($"inbox-{partner}", "taiwan-credit/monday-copy.csv"));
 
         Assert.Equal(first.RunId, redelivered.RunId);
         Assert.Contains("already ingested", redelivered.Message);
@@ -79,7 +80,7 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
         var (service, partner) = await PartnerAsync();
         await service.GetBlobContainerClient($"inbox-{partner}").GetBlobClient("unknown-set/x.csv").UploadAsync(new BinaryData("a\n1\n"u8.ToArray()));
 
-        var error = await Assert.ThrowsAsync<ContractException>(() => new BlobIngestor(service).IngestAsync($"inbox-{partner}", "unknown-set/x.csv"));
+        var error = await Assert.ThrowsAsync<ContractException>(() => new BlobIngestor(service).IngestAsync(InboxFile.Parse($"inbox-{partner}", "unknown-set/x.csv")));
 
         Assert.Contains($"contracts/{partner}/unknown-set.json", error.Message);
         Assert.Contains("no contract exists", error.Message);
@@ -91,7 +92,7 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
         var (service, partner) = await PartnerAsync();
         await service.GetBlobContainerClient($"inbox-{partner}").GetBlobClient("taiwan-credit/empty.csv").UploadAsync(new BinaryData(Array.Empty<byte>()));
 
-        var outcome = await new BlobIngestor(service).IngestAsync($"inbox-{partner}", "taiwan-credit/empty.csv");
+        var outcome = await new BlobIngestor(service).IngestAsync(InboxFile.Parse($"inbox-{partner}", "taiwan-credit/empty.csv"));
 
         Assert.Equal(IngestState.Rejected, outcome.State);
         Assert.True(await service.GetBlobContainerClient("quarantine").GetBlobClient($"{partner}/taiwan-credit/{outcome.RunId}/report.json").ExistsAsync());

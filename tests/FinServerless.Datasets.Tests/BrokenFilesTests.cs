@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
@@ -113,7 +114,7 @@ public sealed class BrokenFilesTests : IDisposable
         var contract = DatasetFiles.TaiwanContract with { Rules = DatasetFiles.TaiwanContract.Rules with { MinRows = 1 } };
 
         await using var input = File.OpenRead(path);
-        var outcome = await IngestEngine.RunAsync(input, name, contract, "r-" + rule.Replace('_', '-'), output);
+        var outcome = await IngestEngine.RunAsync(input, name, contract, StorageName.Run("r-" + rule.Replace('_', '-')), output);
 
         Assert.Equal(IngestState.Rejected, outcome.State);
         Assert.Equal(rule, outcome.Report!.Rule);
@@ -134,7 +135,7 @@ public sealed class BrokenFilesTests : IDisposable
         var output = new FolderRunOutput(Path.Combine(_dir, "out"));
 
         await using var input = File.OpenRead(path);
-        var outcome = await IngestEngine.RunAsync(input, "mostly-bad.csv", DatasetFiles.TaiwanContract, "r-formula", output);
+        var outcome = await IngestEngine.RunAsync(input, "mostly-bad.csv", DatasetFiles.TaiwanContract, StorageName.Run("r-formula"), output);
         var rejected = File.ReadAllLines(Path.Combine(output.Root, outcome.Report!.RejectedCsv!));
 
         Assert.Equal(501, rejected.Length);

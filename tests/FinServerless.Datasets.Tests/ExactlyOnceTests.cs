@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
 
 namespace FinServerless.Datasets.Tests;
@@ -12,7 +13,7 @@ public sealed class ExactlyOnceTests : IDisposable
     public async Task The_same_event_twice_yields_one_run_and_the_second_does_nothing()
     {
         var output = new FolderRunOutput(_dir);
-        var runId = IngestEngine.RunIdFor("inbox-demo/taiwan-credit/a.csv@0x8DC1");
+        var runId = IngestEngine.RunIdFor("inbox-demo/taiwan-credit/a.csv@0x8DC1", DatasetFiles.TaiwanContract);
 
         await using var first = File.OpenRead(DatasetFiles.TaiwanCsv);
         var one = await IngestEngine.RunAsync(first, "a.csv", DatasetFiles.TaiwanContract, runId, output);
@@ -31,9 +32,9 @@ public sealed class ExactlyOnceTests : IDisposable
     {
         var output = new FolderRunOutput(_dir);
         await using var first = File.OpenRead(DatasetFiles.TaiwanCsv);
-        var one = await IngestEngine.RunAsync(first, "monday.csv", DatasetFiles.TaiwanContract, "r-monday", output);
+        var one = await IngestEngine.RunAsync(first, "monday.csv", DatasetFiles.TaiwanContract, StorageName.Run("r-monday"), output);
         await using var second = File.OpenRead(DatasetFiles.TaiwanCsv);
-        var two = await IngestEngine.RunAsync(second, "monday-again.csv", DatasetFiles.TaiwanContract, "r-monday-again", output);
+        var two = await IngestEngine.RunAsync(second, "monday-again.csv", DatasetFiles.TaiwanContract, StorageName.Run("r-monday-again"), output);
 
         Assert.Equal(IngestState.Duplicate, two.State);
         Assert.Contains("r-monday", two.Message);
@@ -50,12 +51,12 @@ public sealed class ExactlyOnceTests : IDisposable
         var bytes = await File.ReadAllBytesAsync(DatasetFiles.TaiwanCsv);
 
         var crash = await Assert.ThrowsAsync<IOException>(() =>
-            IngestEngine.RunAsync(new FailingStream(bytes, failAfter: bytes.Length / 2), "a.csv", DatasetFiles.TaiwanContract, "r-crash", output, options));
+            IngestEngine.RunAsync(new FailingStream(bytes, failAfter: bytes.Length / 2), "a.csv", DatasetFiles.TaiwanContract, StorageName.Run("r-crash"), output, options));
         var runDir = Path.Combine(_dir, "curated", "demo", "taiwan-credit", "r-crash");
         Assert.False(File.Exists(Path.Combine(runDir, "_manifest.json")));
         Assert.NotEmpty(Directory.GetFiles(runDir, "part-*.csv"));
 
-        var retry = await IngestEngine.RunAsync(new MemoryStream(bytes), "a.csv", DatasetFiles.TaiwanContract, "r-crash", output, options);
+        var retry = await IngestEngine.RunAsync(new MemoryStream(bytes), "a.csv", DatasetFiles.TaiwanContract, StorageName.Run("r-crash"), output, options);
 
         Assert.Equal(IngestState.Curated, retry.State);
         Assert.Equal(30_000, retry.Manifest!.Rows.Accepted);

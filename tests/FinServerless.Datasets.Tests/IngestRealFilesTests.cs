@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Text.Json;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
@@ -13,7 +14,7 @@ public sealed class IngestRealFilesTests : IDisposable
     private async Task<IngestOutcome> IngestAsync(string file, DatasetContract contract, string runId = "r-test")
     {
         await using var input = File.OpenRead(file);
-        return await IngestEngine.RunAsync(input, Path.GetFileName(file), contract, runId, new FolderRunOutput(_out));
+        return await IngestEngine.RunAsync(input, Path.GetFileName(file), contract, StorageName.Run(runId), new FolderRunOutput(_out));
     }
 
     [Fact]
@@ -94,11 +95,11 @@ public sealed class IngestRealFilesTests : IDisposable
     {
         // The reference is a training run's profile, ingested elsewhere (same bytes here would be a duplicate).
         await using var training = File.OpenRead(DatasetFiles.TaiwanCsv);
-        var first = await IngestEngine.RunAsync(training, "training.csv", DatasetFiles.TaiwanContract, "r-reference", new FolderRunOutput(Path.Combine(_out, "training")));
+        var first = await IngestEngine.RunAsync(training, "training.csv", DatasetFiles.TaiwanContract, StorageName.Run("r-reference"), new FolderRunOutput(Path.Combine(_out, "training")));
         var reference = (first.Manifest!.Profile, "reference");
 
         await using var same = File.OpenRead(DatasetFiles.TaiwanCsv);
-        var again = await IngestEngine.RunAsync(same, "again.csv", DatasetFiles.TaiwanContract, "r-again", new FolderRunOutput(_out), new IngestOptions { Reference = reference });
+        var again = await IngestEngine.RunAsync(same, "again.csv", DatasetFiles.TaiwanContract, StorageName.Run("r-again"), new FolderRunOutput(_out), new IngestOptions { Reference = reference });
         var shiftedCsv = Path.Combine(_out, "shifted.csv");
         var lines = File.ReadAllLines(DatasetFiles.TaiwanCsv);
         File.WriteAllLines(shiftedCsv, lines.Select((l, i) =>
@@ -113,7 +114,7 @@ public sealed class IngestRealFilesTests : IDisposable
             return string.Join(',', cells);
         }));
         await using var shifted = File.OpenRead(shiftedCsv);
-        var moved = await IngestEngine.RunAsync(shifted, "shifted.csv", DatasetFiles.TaiwanContract, "r-shifted", new FolderRunOutput(_out), new IngestOptions { Reference = reference });
+        var moved = await IngestEngine.RunAsync(shifted, "shifted.csv", DatasetFiles.TaiwanContract, StorageName.Run("r-shifted"), new FolderRunOutput(_out), new IngestOptions { Reference = reference });
 
         Assert.All(again.Manifest!.Drift!.Features, f => Assert.True(f.Psi < 0.01, $"{f.Column} PSI {f.Psi}"));
         var limit = moved.Manifest!.Drift!.Features.Single(f => f.Column == "LIMIT_BAL");

@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Text;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
@@ -32,7 +33,7 @@ public sealed class NormalizationTests : IDisposable
     private async Task<IngestOutcome> IngestAsync(string csv)
     {
         var contract = DatasetContract.Parse(Encoding.UTF8.GetBytes(Contract), "contracts/acme/loans.json");
-        return await IngestEngine.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes(csv)), "inbox-acme/loans/f.csv", contract, "r-norm", new FolderRunOutput(_dir));
+        return await IngestEngine.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes(csv)), "inbox-acme/loans/f.csv", contract, StorageName.Run("r-norm"), new FolderRunOutput(_dir));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Text;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Csv;
@@ -206,7 +207,7 @@ public sealed class RowBlockTests : IDisposable
         // One folder per run: the same bytes ingested twice into one store would be a duplicate.
         var dir = Path.Combine(_dir, runId);
         var contract = DatasetContract.Parse(Encoding.UTF8.GetBytes(Contract), "contracts/acme/blocks.json");
-        var outcome = await IngestEngine.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes(csv)), "inbox-acme/blocks/file.csv", contract, "run", new FolderRunOutput(dir),
+        var outcome = await IngestEngine.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes(csv)), "inbox-acme/blocks/file.csv", contract, StorageName.Run("run"), new FolderRunOutput(dir),
             new IngestOptions { Workers = workers, BlockBytes = blockBytes });
         var curated = outcome.Manifest is { } m ? string.Concat(m.Parts.Select(p => File.ReadAllText(Path.Combine(dir, p.Path)).Split('\n', 2)[1])) : string.Empty;
         var rejected = outcome.ReportPath is { } r && File.Exists(Path.Combine(dir, Path.GetDirectoryName(r)!, "rejected.csv"))

@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Globalization;
 using FinServerless.Onnx.Runtime;
 using FinServerless.Onnx.Writer;
@@ -38,7 +39,7 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         var weights = features.Select((f, i) => f.StartsWith("PAY_", StringComparison.Ordinal) && !f.StartsWith("PAY_AMT", StringComparison.Ordinal) ? 0.4f : (i % 3 - 1) * 1e-6f).ToArray();
         var store = new ModelStore(fixture.Store);
         await store.RegisterAsync(Manifest("linear", features, LinearModel.OutputName, 0), LinearModel.Write(features, weights, -1.2f));
-        using var model = await store.LoadAsync("linear@1.0.0");
+        using var model = await store.LoadAsync(ModelReference.Parse("linear@1.0.0"));
 
         var outcome = await BatchScorer.ScoreRunAsync(fixture.Run, fixture.RunManifestPath, fixture.Store, model);
 
@@ -83,8 +84,8 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         var expected = booster.Predict(fresh);
         var store = new ModelStore(fixture.Store);
         await store.RegisterAsync(Manifest("trees", features, XGBoostTreeExport.ProbabilitiesOutput, 1), XGBoostTreeExport.Convert(booster.SaveJson(), features));
-        await store.PromoteAsync("trees", "1.0.0", "first");
-        using var model = await store.LoadAsync("trees@champion");
+        await store.PromoteAsync(ModelReference.Parse("trees@1.0.0"), "first");
+        using var model = await store.LoadAsync(ModelReference.Parse("trees@champion"));
 
         var outcome = await BatchScorer.ScoreRunAsync(fixture.Run, fixture.RunManifestPath, fixture.Store, model, new ScoreOptions { BatchRows = 1000 });
 
@@ -99,7 +100,7 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         var features = fixture.Features;
         var store = new ModelStore(fixture.Store);
         await store.RegisterAsync(Manifest("again", features, LinearModel.OutputName, 0), LinearModel.Write(features, new float[features.Count], 0));
-        using var model = await store.LoadAsync("again@1.0.0");
+        using var model = await store.LoadAsync(ModelReference.Parse("again@1.0.0"));
 
         var first = await BatchScorer.ScoreRunAsync(fixture.Run, fixture.RunManifestPath, fixture.Store, model);
         var second = await BatchScorer.ScoreRunAsync(fixture.Run, fixture.RunManifestPath, fixture.Store, model);
@@ -118,7 +119,7 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         await store.RegisterAsync(Manifest("tampered", features, LinearModel.OutputName, 0), LinearModel.Write(features, new float[features.Count], 0));
         File.WriteAllBytes(Path.Combine(fixture.Root, "models", "tampered", "1.0.0", "model.onnx"), LinearModel.Write(features, Enumerable.Repeat(1f, features.Count).ToArray(), 0));
 
-        var error = await Assert.ThrowsAsync<ModelException>(() => store.LoadAsync("tampered@1.0.0"));
+        var error = await Assert.ThrowsAsync<ModelException>(() => store.LoadAsync(ModelReference.Parse("tampered@1.0.0")));
 
         Assert.Contains("SHA-256", error.Message);
         Assert.Contains("will not be loaded", error.Message);
@@ -130,7 +131,7 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         string[] features = ["LIMIT_BAL", "AGE", "credit_score", "months_on_book"];
         var store = new ModelStore(fixture.Store);
         await store.RegisterAsync(Manifest("other-data", features, LinearModel.OutputName, 0), LinearModel.Write(features, new float[4], 0));
-        using var model = await store.LoadAsync("other-data@1.0.0");
+        using var model = await store.LoadAsync(ModelReference.Parse("other-data@1.0.0"));
 
         var error = await Assert.ThrowsAsync<ModelException>(() => BatchScorer.ScoreRunAsync(fixture.Run, fixture.RunManifestPath, fixture.Store, model));
 
@@ -145,7 +146,7 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         var store = new ModelStore(fixture.Store);
         await store.RegisterAsync(Manifest("corrupt", features, LinearModel.OutputName, 0), LinearModel.Write(features, new float[features.Count], 0)[..50]);
 
-        var error = await Assert.ThrowsAsync<OnnxRuntimeException>(() => store.LoadAsync("corrupt@1.0.0"));
+        var error = await Assert.ThrowsAsync<OnnxRuntimeException>(() => store.LoadAsync(ModelReference.Parse("corrupt@1.0.0")));
 
         Assert.False(string.IsNullOrWhiteSpace(error.OrtMessage));
     }
@@ -157,7 +158,7 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         var store = new ModelStore(fixture.Store);
         await store.RegisterAsync(Manifest("narrow", features, LinearModel.OutputName, 0), LinearModel.Write(["a", "b"], [1f, 2f], 0));
 
-        var error = await Assert.ThrowsAsync<ModelException>(() => store.LoadAsync("narrow@1.0.0"));
+        var error = await Assert.ThrowsAsync<ModelException>(() => store.LoadAsync(ModelReference.Parse("narrow@1.0.0")));
 
         Assert.Contains($"expected float[N,{features.Count}]", error.Message);
     }
@@ -174,7 +175,7 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         var store = new ModelStore(fixture.Store);
         await store.RegisterAsync(Manifest("ints", features, "probability", 0), onnx);
 
-        var error = await Assert.ThrowsAsync<ModelException>(() => store.LoadAsync("ints@1.0.0"));
+        var error = await Assert.ThrowsAsync<ModelException>(() => store.LoadAsync(ModelReference.Parse("ints@1.0.0")));
 
         Assert.Contains("Int64", error.Message);
         Assert.Contains("float features", error.Message);
@@ -185,8 +186,8 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
     {
         var store = new ModelStore(fixture.Store);
 
-        var noChampion = await Assert.ThrowsAsync<ModelException>(() => store.LoadAsync("nobody@champion"));
-        var noVersion = await Assert.ThrowsAsync<ModelException>(() => store.LoadAsync("nobody@9.9.9"));
+        var noChampion = await Assert.ThrowsAsync<ModelNotFoundException>(() => store.LoadAsync(ModelReference.Parse("nobody@champion")));
+        var noVersion = await Assert.ThrowsAsync<ModelNotFoundException>(() => store.LoadAsync(ModelReference.Parse("nobody@9.9.9")));
 
         Assert.Contains("has no champion yet", noChampion.Message);
         Assert.Contains("nobody@9.9.9 is not registered", noVersion.Message);

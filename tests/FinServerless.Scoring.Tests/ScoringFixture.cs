@@ -1,4 +1,5 @@
 using System.Globalization;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Native;
@@ -46,7 +47,7 @@ public sealed class ScoringFixture : IAsyncLifetime
     {
         var contract = DatasetContract.Load(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"));
         await using var input = File.OpenRead(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "UCI_Credit_Card.csv"));
-        var outcome = await IngestEngine.RunAsync(input, "UCI_Credit_Card.csv", contract, "r-scoring", Store, new IngestOptions { PartBytes = 1 << 20 });
+        var outcome = await IngestEngine.RunAsync(input, "UCI_Credit_Card.csv", contract, StorageName.Run("r-scoring"), Store, new IngestOptions { PartBytes = 1 << 20 });
         Run = outcome.Manifest!;
         RunManifestPath = outcome.ManifestPath!;
     }

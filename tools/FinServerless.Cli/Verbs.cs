@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Ingest;
@@ -71,12 +72,17 @@ internal static class Verbs
                 ?? throw new UsageException("--blob needs --connection or the AzureWebJobsStorage setting.");
             var service = StorageConnection.FromConnectionString(connection).CreateBlobServiceClient();
             var slash = blobPath.IndexOf('/');
-            if (slash <= 0)
+            InboxFile inboxFile;
+            try
             {
-                throw new UsageException($"--blob '{blobPath}' must be container/path, for example inbox-acme/loans/2026-11-22.csv.");
+                inboxFile = slash > 0 ? InboxFile.Parse(blobPath[..slash], blobPath[(slash + 1)..]) : throw new InvalidNameException("--blob", NameKind.File, "it must be container/path");
+            }
+            catch (InvalidNameException ex)
+            {
+                throw new UsageException($"--blob must be inbox-{{partner}}/{{dataset}}/{{file}}, for example inbox-acme/loans/2026-11-22.csv: {ex.Reason}.");
             }
 
-            outcome = await new FinServerless.Datasets.Ingest.BlobIngestor(service).IngestAsync(blobPath[..slash], blobPath[(slash + 1)..], Progress(json), cancellationToken);
+            outcome = await new FinServerless.Datasets.Ingest.BlobIngestor(service).IngestAsync(inboxFile, Progress(json), cancellationToken);
             inputBytes = outcome.Manifest?.Input.Bytes ?? outcome.Report?.Input.Bytes ?? 0;
             where = service.Uri.ToString();
         }
@@ -103,7 +109,9 @@ internal static class Verbs
                 ingestOptions = ingestOptions with { Reference = (profile, referencePath) };
             }
 
-            var runId = options.Get("--run-id") ?? IngestEngine.RunIdFor($"{Path.GetFullPath(file)}@{File.GetLastWriteTimeUtc(file):O}@{new FileInfo(file).Length}");
+            var runId = options.Get("--run-id") is { } given
+                ? Name(NameKind.Run, given, "--run-id")
+                : IngestEngine.RunIdFor($"{Path.GetFullPath(file)}@{File.GetLastWriteTimeUtc(file):O}@{new FileInfo(file).Length}", contract);
             // Unbuffered: ingest reads in blocks of about a megabyte, which a stream buffer would only copy once more.
             await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
             inputBytes = input.Length;
@@ -168,19 +176,30 @@ internal static class Verbs
             var contractPath = options.Get("--contract") ?? throw new UsageException("score --file needs --contract PATH.");
             // Unbuffered: ingest reads in blocks of about a megabyte, which a stream buffer would only copy once more.
             await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
-            var ingest = await IngestEngine.RunAsync(input, file, DatasetContract.Load(contractPath), IngestEngine.RunIdFor($"{Path.GetFullPath(file)}@{new FileInfo(file).Length}"), store, new IngestOptions { ContractPath = contractPath }, cancellationToken);
+            var contract = DatasetContract.Load(contractPath);
+            var ingest = await IngestEngine.RunAsync(input, file, contract, IngestEngine.RunIdFor($"{Path.GetFullPath(file)}@{new FileInfo(file).Length}", contract), store, new IngestOptions { ContractPath = contractPath }, cancellationToken);
             if (ingest.State == IngestState.Rejected)
             {
                 Console.Error.WriteLine(ingest.Message);
                 return 3;
             }
 
-            runPath = ingest.ManifestPath ?? RunPaths.CuratedRun(ingest.Report!.Partner, ingest.Report.Dataset, ingest.Report.CuratedRun!.TrimEnd('/').Split('/')[^1]) + "_manifest.json";
+            runPath = ingest.ManifestPath ?? ingest.Report!.CuratedRun!.TrimEnd('/') + "/" + StorageLayout.ManifestFile;
             ingestSeconds = clock.Elapsed.TotalSeconds;
         }
         else
         {
             runPath = options.Get("--run") ?? throw new UsageException("score needs --run RUN_MANIFEST (relative to --root) or --file.");
+        }
+
+        try
+        {
+            var (partner, dataset, runName) = StorageLayout.ParseCuratedManifest(runPath, "--run");
+            runPath = StorageLayout.CuratedManifest(partner, dataset, runName);
+        }
+        catch (InvalidNameException ex)
+        {
+            throw new UsageException($"--run {StorageName.Quote(runPath)}: {ex.Reason}.");
         }
 
         var runBytes = await store.ReadAsync(runPath, cancellationToken) ?? throw new UsageException($"--run '{runPath}' does not exist under {store.Root}.");
@@ -206,7 +225,17 @@ internal static class Verbs
             scoreOptions = scoreOptions with { Bands = FinServerless.Scoring.RiskBands.Parse(bands) };
         }
 
-        using var model = await new FinServerless.Scoring.ModelStore(store).LoadAsync(reference, cancellationToken: cancellationToken);
+        ModelReference modelRef;
+        try
+        {
+            modelRef = ModelReference.Parse(reference, "--model");
+        }
+        catch (InvalidNameException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+
+        using var model = await new FinServerless.Scoring.ModelStore(store).LoadAsync(modelRef, cancellationToken: cancellationToken);
         var scoreClock = Stopwatch.StartNew();
         var outcome = await FinServerless.Scoring.BatchScorer.ScoreRunAsync(run, runPath, store, model, scoreOptions, cancellationToken);
         var scoreSeconds = scoreClock.Elapsed.TotalSeconds;
@@ -271,5 +300,18 @@ internal static class Verbs
         }
 
         public bool Flag(string name) => args.Contains(name);
+    }
+
+    /// <summary>A name from the command line, or a usage error naming the option.</summary>
+    private static StorageName Name(NameKind kind, string text, string option)
+    {
+        try
+        {
+            return StorageName.Parse(kind, text, option);
+        }
+        catch (InvalidNameException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Functions.Handler;
 
@@ -23,25 +24,39 @@ public static class IngestFunctions
 
         var url = root.GetProperty("data").GetProperty("url").GetString() ?? throw new ArgumentException("The BlobCreated event has no data.url.");
         var (container, blob) = BlobPath(app, url);
+        InboxFile file;
+        try
+        {
+            file = InboxFile.Parse(container, blob);
+        }
+        catch (InvalidNameException ex)
+        {
+            // A verdict on the name, not a transient failure: recorded once, never ingested, not retried.
+            var rejected = new { input = $"{container}/{blob}", state = "rejected", rule = "invalid_name", reason = ex.Message, attempts = request.Meta("DequeueCount"), lastAttempt = DateTimeOffset.UtcNow };
+            var path = StorageLayout.IngestFailure(container, blob);
+            await app.Store.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(rejected), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
+            response.Logs.Add($"ingest {StorageName.Quote($"{container}/{blob}")}: rejected, not ingested ({ex.Message}); recorded at {path}");
+            response.ReturnValue = new { state = "Rejected", rule = "invalid_name", failure = path, message = ex.Message };
+            return response;
+        }
+
         IngestOutcome outcome;
         try
         {
-            outcome = await new BlobIngestor(app.Blobs).IngestAsync(container, blob, cancellationToken: cancellationToken).ConfigureAwait(false);
+            outcome = await new BlobIngestor(app.Blobs).IngestAsync(file, app.IngestOptions, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // The file's clear state while the host retries (and after the message goes to the poison queue): why, and how often it was tried.
-            var failure = new { input = $"{container}/{blob}", reason = ex.Message, attempts = request.Meta("DequeueCount"), lastAttempt = DateTimeOffset.UtcNow };
-            await app.Store.WriteAsync(FailurePath(container, blob), JsonSerializer.SerializeToUtf8Bytes(failure), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
+            var failure = new { input = file.Path, reason = ex.Message, attempts = request.Meta("DequeueCount"), lastAttempt = DateTimeOffset.UtcNow };
+            await app.Store.WriteAsync(StorageLayout.IngestFailure(container, blob), JsonSerializer.SerializeToUtf8Bytes(failure), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
             throw;
         }
-        response.Logs.Add($"ingest {container}/{blob}: {outcome.State} run {outcome.RunId} ({outcome.Message})");
+
+        response.Logs.Add($"ingest {file}: {outcome.State} run {outcome.RunId} ({outcome.Message})");
         response.ReturnValue = new { state = outcome.State.ToString(), runId = outcome.RunId, manifest = outcome.ManifestPath, report = outcome.ReportPath, outcome.Message };
         return response;
     }
-
-    /// <summary>Where a file whose ingest failed records why: <c>quarantine/_failures/{container}/{blob}.json</c>.</summary>
-    public static string FailurePath(string container, string blob) => $"{RunPaths.QuarantineContainer}/_failures/{container}/{blob}.json";
 
     /// <summary>The container and blob name of a blob URL of this app's storage account.</summary>
     public static (string Container, string Blob) BlobPath(AppServices app, string url)

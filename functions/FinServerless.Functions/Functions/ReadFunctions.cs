@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FinServerless.Contracts;
 using System.Text.Json.Nodes;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Functions.Handler;
@@ -15,31 +16,43 @@ public static class ReadFunctions
     {
         var response = new InvocationResponse();
         var p = request.Http().Params;
-        var name = p.GetValueOrDefault("name");
-        var version = p.GetValueOrDefault("version");
-        if (!string.IsNullOrEmpty(name) && !string.IsNullOrEmpty(version))
+        StorageName? name = null;
+        StorageName? version = null;
+        try
+        {
+            name = string.IsNullOrEmpty(p.GetValueOrDefault("name")) ? null : StorageName.Model(p["name"], "name");
+            version = string.IsNullOrEmpty(p.GetValueOrDefault("version")) ? null : StorageName.Version(p["version"], "version");
+        }
+        catch (InvalidNameException ex)
+        {
+            return response.Error(400, "InvalidName", ex.Message);
+        }
+
+        if (name is not null && version is not null)
         {
             try
             {
-                return response.Http(200, await app.Models.ReadManifestAsync(name, version, cancellationToken).ConfigureAwait(false));
+                return response.Http(200, await app.Models.ReadManifestAsync(ModelReference.Of(name, version), cancellationToken).ConfigureAwait(false));
             }
-            catch (ModelException ex)
+            catch (ModelNotFoundException ex)
             {
                 return response.Error(404, "ModelNotFound", ex.Message);
             }
         }
 
         var versions = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
-        await foreach (var blob in app.ListAsync("models", string.IsNullOrEmpty(name) ? null : name + "/", cancellationToken).ConfigureAwait(false))
+        await foreach (var blob in app.ListAsync(StorageLayout.ModelsContainer, name is null ? null : name.Value + "/", cancellationToken).ConfigureAwait(false))
         {
+            // Only well-named versions are listed: anything else under models/ was not written by the platform.
             var parts = blob.Name.Split('/');
-            if (parts.Length == 3 && parts[2] == "manifest.json")
+            if (parts.Length == 3 && parts[2] == "manifest.json"
+                && StorageName.TryParse(NameKind.Model, parts[0], out _, out _) && StorageName.TryParse(NameKind.Version, parts[1], out _, out _))
             {
                 (versions.TryGetValue(parts[0], out var list) ? list : versions[parts[0]] = []).Add(parts[1]);
             }
         }
 
-        if (!string.IsNullOrEmpty(name) && versions.Count == 0)
+        if (name is not null && versions.Count == 0)
         {
             return response.Error(404, "ModelNotFound", $"No model '{name}'.");
         }
@@ -47,7 +60,7 @@ public static class ReadFunctions
         var models = new List<object>();
         foreach (var (model, list) in versions)
         {
-            models.Add(new { name = model, versions = list, champion = await app.Models.GetChampionAsync(model, cancellationToken).ConfigureAwait(false) });
+            models.Add(new { name = model, versions = list, champion = await app.Models.GetChampionAsync(StorageName.Model(model), cancellationToken).ConfigureAwait(false) });
         }
 
         return response.Http(200, new { models });
@@ -57,7 +70,17 @@ public static class ReadFunctions
     public static async Task<InvocationResponse> RunsAsync(AppServices app, InvocationRequest request, CancellationToken cancellationToken)
     {
         var p = request.Http().Params;
-        var runs = await app.RunsAsync(p.GetValueOrDefault("partner") ?? string.Empty, p.GetValueOrDefault("dataset") ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        StorageName partner, dataset;
+        try
+        {
+            (partner, dataset) = (StorageName.Partner(p.GetValueOrDefault("partner")), StorageName.Dataset(p.GetValueOrDefault("dataset")));
+        }
+        catch (InvalidNameException ex)
+        {
+            return new InvocationResponse().Error(400, "InvalidName", ex.Message);
+        }
+
+        var runs = await app.RunsAsync(partner, dataset, cancellationToken).ConfigureAwait(false);
         var list = runs.Select(r => new { runId = r.Run.RunId, createdAt = r.Run.CreatedAt, rows = r.Run.Rows, input = r.Run.Input.Path, manifest = r.Path, drift = r.Run.Drift?.WorstBand }).ToList();
         return new InvocationResponse().Http(200, new { partner = p.GetValueOrDefault("partner"), dataset = p.GetValueOrDefault("dataset"), runs = list });
     }

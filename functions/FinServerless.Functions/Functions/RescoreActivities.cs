@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Datasets.Profiling;
 using FinServerless.Scoring;
@@ -12,37 +13,36 @@ public static class RescoreActivities
     public static async Task<List<RescoreItem>> ListLatestRunsAsync(AppServices app, RescoreInput input, CancellationToken cancellationToken)
     {
         var items = new List<RescoreItem>();
-        await foreach (var blob in app.ListAsync("models", null, cancellationToken).ConfigureAwait(false))
+        await foreach (var blob in app.ListAsync(StorageLayout.ModelsContainer, null, cancellationToken).ConfigureAwait(false))
         {
-            if (!blob.Name.EndsWith("/champion.json", StringComparison.Ordinal))
+            var parts = blob.Name.Split('/');
+            if (parts is not [var modelName, "champion.json"] || !StorageName.TryParse(NameKind.Model, modelName, out var name, out _))
             {
                 continue;
             }
 
-            var name = blob.Name[..blob.Name.IndexOf('/')];
-            if (input.Models is { Count: > 0 } wanted && !wanted.Contains(name))
+            if (input.Models is { Count: > 0 } wanted && !wanted.Contains(name.Value))
             {
                 continue;
             }
 
             var champion = (await app.Models.GetChampionAsync(name, cancellationToken).ConfigureAwait(false))!;
-            var manifest = await app.Models.ReadManifestAsync(champion.Model, champion.Version, cancellationToken).ConfigureAwait(false);
-            var partner = manifest.Lineage?.GetValueOrDefault("partner");
-            var dataset = manifest.Lineage?.GetValueOrDefault("dataset");
-            if (partner is null || dataset is null)
+            var manifest = await app.Models.ReadManifestAsync(ModelReference.ChampionOf(name), cancellationToken).ConfigureAwait(false);
+            if (!StorageName.TryParse(NameKind.Partner, manifest.Lineage?.GetValueOrDefault("partner"), out var partner, out _)
+                || !StorageName.TryParse(NameKind.Dataset, manifest.Lineage?.GetValueOrDefault("dataset"), out var dataset, out _))
             {
-                items.Add(new RescoreItem(string.Empty, string.Empty, string.Empty, string.Empty, champion.Model, champion.Version, 0, "the champion's manifest names no partner/dataset in its lineage"));
+                items.Add(new RescoreItem(string.Empty, string.Empty, string.Empty, string.Empty, champion.Model, champion.Version, 0, "the champion's manifest names no valid partner/dataset in its lineage"));
                 continue;
             }
 
             var latest = await app.LatestRunAsync(partner, dataset, cancellationToken).ConfigureAwait(false);
             if (latest is not { } found)
             {
-                items.Add(new RescoreItem(string.Empty, partner, dataset, string.Empty, champion.Model, champion.Version, 0, "no curated run"));
+                items.Add(new RescoreItem(string.Empty, partner.Value, dataset.Value, string.Empty, champion.Model, champion.Version, 0, "no curated run"));
                 continue;
             }
 
-            items.Add(new RescoreItem(found.Path, partner, dataset, found.Run.RunId, champion.Model, champion.Version, found.Run.Parts.Count));
+            items.Add(new RescoreItem(found.Path, partner.Value, dataset.Value, found.Run.RunId, champion.Model, champion.Version, found.Run.Parts.Count));
         }
 
         return items;
@@ -52,7 +52,7 @@ public static class RescoreActivities
     public static async Task<ScoredPart> ScorePartitionAsync(AppServices app, PartitionWork work, CancellationToken cancellationToken)
     {
         var run = await app.ReadRunAsync(work.RunManifest, cancellationToken).ConfigureAwait(false);
-        var model = await app.LoadModelAsync(work.Model, cancellationToken).ConfigureAwait(false);
+        var model = await app.LoadModelAsync(ModelReference.Parse(work.Model), cancellationToken).ConfigureAwait(false);
         return await BatchScorer.ScorePartAsync(run, work.Part, app.Store, model, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -65,20 +65,27 @@ public static class RescoreActivities
         {
             var item = work[i];
             var run = await app.ReadRunAsync(item.RunManifest, cancellationToken).ConfigureAwait(false);
-            var model = await app.Models.ReadManifestAsync(item.Model, item.Version, cancellationToken).ConfigureAwait(false);
+            var model = await app.Models.ReadManifestAsync(ModelReference.Of(StorageName.Model(item.Model), StorageName.Version(item.Version)), cancellationToken).ConfigureAwait(false);
             var outcome = await BatchScorer.CommitAsync(run, item.RunManifest, app.Store, model, commit.Parts[i], 0, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
             IReadOnlyList<FeatureDrift> drift = [];
-            if (model.Lineage?.GetValueOrDefault("curatedManifest") is { } trainingRun && await app.Store.ReadAsync(trainingRun, cancellationToken).ConfigureAwait(false) is { } bytes)
+            if (model.Lineage?.GetValueOrDefault("curatedManifest") is { } trainingRun)
             {
-                var reference = JsonSerializer.Deserialize<RunManifest>(bytes, RunManifest.JsonOptions)!.Profile;
-                drift = Drift.BetweenProfiles(reference, run.Profile, model.Features.Select(f => f.Name));
+                try
+                {
+                    var reference = (await app.ReadRunAsync(trainingRun, cancellationToken).ConfigureAwait(false)).Profile;
+                    drift = Drift.BetweenProfiles(reference, run.Profile, model.Features.Select(f => f.Name));
+                }
+                catch (Exception ex) when (ex is InvalidNameException or RunNotFoundException)
+                {
+                    // The training run is gone or not a curated run path: drift is unknown.
+                }
             }
 
             runs.Add(new RescoredRun(item.Partner, item.Dataset, item.RunId, model.Id, outcome.Manifest.Rows, outcome.ManifestPath, outcome.Manifest.Bands,
                 drift.Count == 0 ? "unknown" : Drift.Band(drift.Max(d => d.Psi)), drift));
         }
 
-        var path = $"scores/_rescore/{commit.InstanceId}/summary.json";
+        var path = StorageLayout.RescoreSummary(commit.InstanceId);
         var summary = new RescoreSummary(commit.InstanceId, DateTimeOffset.UtcNow, path, runs, commit.Items.Where(i => i.Skipped is not null).ToList());
         await app.Store.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(summary, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
         return summary;

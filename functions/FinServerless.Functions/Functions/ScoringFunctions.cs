@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Validation;
 using FinServerless.Functions.Handler;
@@ -20,25 +21,45 @@ public static class ScoringFunctions
         var response = new InvocationResponse();
         var http = request.Http();
         var maxRows = (int)app.Settings.Number(AppSettings.ScoreMaxRows, 10_000, 1);
+        var maxBody = (long)app.Settings.Number(AppSettings.ScoreMaxBodyBytes, 2048.0 * maxRows, 1);
+        if (BodyTooLarge(http, maxBody) is { } tooLarge)
+        {
+            return response.Error(413, "BodyTooLarge", $"The request body is {tooLarge:N0} bytes; ScoreBatch accepts at most {maxBody:N0} ({AppSettings.ScoreMaxBodyBytes}); submit a score job (POST /api/score-jobs) for larger batches.");
+        }
+
+        if (BodyKind(http) is not { } kind)
+        {
+            return response.Error(415, "UnsupportedMediaType", "Send application/json ({\"model\": ..., \"rows\": [...]}) or text/csv (a header row, then rows; ?model= names the model).");
+        }
+
         List<Dictionary<string, string?>> rows;
-        string? modelRef;
+        string? modelText;
         try
         {
-            (modelRef, rows) = ParseBody(http);
+            (modelText, rows) = ParseBody(http, kind, maxRows);
         }
-        catch (Exception ex) when (ex is JsonException or FormatException or ArgumentException)
+        catch (TooManyRowsException ex)
+        {
+            return response.Error(413, "TooManyRows", $"More than {ex.Limit:N0} rows: the synchronous limit is {ex.Limit:N0} ({AppSettings.ScoreMaxRows}); submit a score job (POST /api/score-jobs) for larger batches.");
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or ArgumentException or CsvFormatException or InvalidOperationException)
         {
             return response.Error(400, "BadRequest", ex.Message);
         }
 
-        if (modelRef is null)
+        if (modelText is null)
         {
             return response.Error(400, "BadRequest", "Name the model: \"model\": \"name@version\" or \"name@champion\" in the JSON body, or ?model= with a CSV body.");
         }
 
-        if (rows.Count > maxRows)
+        ModelReference modelRef;
+        try
         {
-            return response.Error(413, "TooManyRows", $"{rows.Count:N0} rows exceed the synchronous limit of {maxRows:N0} ({AppSettings.ScoreMaxRows}); submit a score job (POST /api/score-jobs) for larger batches.");
+            modelRef = ModelReference.Parse(modelText, "model");
+        }
+        catch (InvalidNameException ex)
+        {
+            return response.Error(400, "InvalidName", ex.Message);
         }
 
         LoadedModel model;
@@ -46,7 +67,7 @@ public static class ScoringFunctions
         {
             model = await app.LoadModelAsync(modelRef, cancellationToken).ConfigureAwait(false);
         }
-        catch (ModelException ex)
+        catch (ModelNotFoundException ex)
         {
             return response.Error(404, "ModelNotFound", ex.Message);
         }
@@ -105,23 +126,40 @@ public static class ScoringFunctions
             return response.Error(400, "BadRequest", $"The body must be JSON such as {{\"model\":\"taiwan-credit-xgboost@champion\",\"partner\":\"demo\",\"dataset\":\"taiwan-credit\"}}: {ex.Message}");
         }
 
-        var model = body["model"]?.GetValue<string>();
-        var run = body["run"]?.GetValue<string>();
-        if (run is null && body["partner"]?.GetValue<string>() is { } partner && body["dataset"]?.GetValue<string>() is { } dataset)
+        ModelReference model;
+        string run;
+        try
         {
-            run = (await app.LatestRunAsync(partner, dataset, cancellationToken).ConfigureAwait(false))?.Path;
-            if (run is null)
+            model = ModelReference.Parse(Text(body, "model") ?? throw new InvalidNameException("model", NameKind.Model, "it is missing; give \"model\": \"name@version\" or \"name@champion\""), "model");
+            if (Text(body, "run") is { } runPath)
             {
-                return response.Error(404, "RunNotFound", $"No curated run exists for {partner}/{dataset}.");
+                var (p, d, r) = StorageLayout.ParseCuratedManifest(runPath, "run");
+                run = StorageLayout.CuratedManifest(p, d, r);
+            }
+            else if (Text(body, "partner") is { } partnerText && Text(body, "dataset") is { } datasetText)
+            {
+                var (partner, dataset) = (StorageName.Partner(partnerText), StorageName.Dataset(datasetText));
+                run = (await app.LatestRunAsync(partner, dataset, cancellationToken).ConfigureAwait(false))?.Path
+                    ?? throw new RunNotFoundException($"No curated run exists for {partner}/{dataset}.");
+            }
+            else
+            {
+                return response.Error(400, "BadRequest", "Give \"model\" and either \"run\" (a curated manifest path) or \"partner\" and \"dataset\".");
             }
         }
-
-        if (model is null || run is null)
+        catch (InvalidNameException ex)
         {
-            return response.Error(400, "BadRequest", "Give \"model\" and either \"run\" (a curated manifest path) or \"partner\" and \"dataset\".");
+            return response.Error(400, "InvalidName", ex.Message);
         }
-
-        var job = new ScoreJob(Guid.NewGuid().ToString("N"), model, run, "queued", DateTimeOffset.UtcNow);
+        catch (InvalidOperationException ex)
+        {
+            return response.Error(400, "BadRequest", ex.Message);
+        }
+        catch (RunNotFoundException ex)
+        {
+            return response.Error(404, "RunNotFound", ex.Message);
+        }
+        var job = new ScoreJob(Guid.NewGuid().ToString("N"), model.ToString(), run, "queued", DateTimeOffset.UtcNow);
         await WriteJobAsync(app, job, cancellationToken).ConfigureAwait(false);
         response.Outputs["request"] = job; // an object, so the host does not mistake it for base64
         var baseUrl = request.Http().Url is { Length: > 0 } url ? url[..url.IndexOf("/api/", StringComparison.Ordinal)] : string.Empty;
@@ -136,14 +174,16 @@ public static class ScoringFunctions
         try
         {
             var run = await app.ReadRunAsync(job.Run, cancellationToken).ConfigureAwait(false);
-            var model = await app.LoadModelAsync(job.Model, cancellationToken).ConfigureAwait(false);
+            var model = await app.LoadModelAsync(ModelReference.Parse(job.Model), cancellationToken).ConfigureAwait(false);
             var outcome = await BatchScorer.ScoreRunAsync(run, job.Run, app.Store, model, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
             await WriteJobAsync(app, job with { State = "succeeded", UpdatedAt = DateTimeOffset.UtcNow, Manifest = outcome.ManifestPath, Rows = outcome.Manifest.Rows }, cancellationToken).ConfigureAwait(false);
             return new InvocationResponse { Logs = { $"score job {job.JobId}: {outcome.Manifest.Rows} rows → {outcome.ManifestPath}" } };
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            await WriteJobAsync(app, job with { State = "failed", UpdatedAt = DateTimeOffset.UtcNow, Error = ex.Message }, cancellationToken).ConfigureAwait(false);
+            // The status is served over HTTP: a storage failure is described by its status, not the service's text.
+            var error = ex is Azure.RequestFailedException storage ? $"a storage operation failed (HTTP {storage.Status} {storage.ErrorCode}); the function log has the details" : ex.Message;
+            await WriteJobAsync(app, job with { State = "failed", UpdatedAt = DateTimeOffset.UtcNow, Error = error }, cancellationToken).ConfigureAwait(false);
             throw;
         }
     }
@@ -153,27 +193,70 @@ public static class ScoringFunctions
     {
         var response = new InvocationResponse();
         var id = request.Http().Params.GetValueOrDefault("jobId") ?? string.Empty;
-        if (id.Length != 32 || !id.All(char.IsAsciiHexDigit))
+        if (!StorageLayout.IsHex(id, 32))
         {
-            return response.Error(400, "BadRequest", "A job id is 32 hexadecimal characters.");
+            return response.Error(400, "BadRequest", "A job id is 32 lowercase hexadecimal characters.");
         }
 
-        var bytes = await app.Store.ReadAsync(JobPath(id), cancellationToken).ConfigureAwait(false);
+        var bytes = await app.Store.ReadAsync(StorageLayout.ScoreJob(id), cancellationToken).ConfigureAwait(false);
         return bytes is null
             ? response.Error(404, "JobNotFound", $"No score job {id}.")
             : response.Http(200, JsonNode.Parse(bytes));
     }
 
-    private static string JobPath(string id) => $"scores/_jobs/{id}.json";
+    /// <summary>A string field of a JSON body, or null; a field of another type is a clear error.</summary>
+    private static string? Text(JsonObject body, string field) => body[field] switch
+    {
+        null => null,
+        var node when node.GetValueKind() == JsonValueKind.String => node.GetValue<string>(),
+        _ => throw new InvalidOperationException($"\"{field}\" must be a string."),
+    };
 
     private static Task WriteJobAsync(AppServices app, ScoreJob job, CancellationToken cancellationToken) =>
-        app.Store.WriteAsync(JobPath(job.JobId), JsonSerializer.SerializeToUtf8Bytes(job, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken);
+        app.Store.WriteAsync(StorageLayout.ScoreJob(job.JobId), JsonSerializer.SerializeToUtf8Bytes(job, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken);
 
-    private static (string? Model, List<Dictionary<string, string?>> Rows) ParseBody(HttpRequestData http)
+    /// <summary>The body's size when it is over the limit (declared or actual), else null.</summary>
+    private static long? BodyTooLarge(HttpRequestData http, long limit)
+    {
+        if (long.TryParse(http.Header("Content-Length"), CultureInfo.InvariantCulture, out var declared) && declared > limit)
+        {
+            return declared;
+        }
+
+        var body = http.Body ?? string.Empty;
+        if (body.Length <= limit / 3)
+        {
+            return null; // at most 3 UTF-8 bytes per UTF-16 unit: cannot be over
+        }
+
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(body);
+        return bytes > limit ? bytes : null;
+    }
+
+    private enum Kind
+    {
+        Json,
+        Csv,
+    }
+
+    /// <summary>JSON (also when no content type is given) or CSV; null for anything else.</summary>
+    private static Kind? BodyKind(HttpRequestData http)
+    {
+        var type = (http.Header("Content-Type") ?? string.Empty).Split(';')[0].Trim();
+        return type.Length == 0 || type.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.EndsWith("+json", StringComparison.OrdinalIgnoreCase)
+            ? Kind.Json
+            : type.Equals("text/csv", StringComparison.OrdinalIgnoreCase) ? Kind.Csv : null;
+    }
+
+    private sealed class TooManyRowsException(int limit) : Exception
+    {
+        public int Limit { get; } = limit;
+    }
+
+    private static (string? Model, List<Dictionary<string, string?>> Rows) ParseBody(HttpRequestData http, Kind kind, int maxRows)
     {
         var body = http.Body ?? string.Empty;
-        var contentType = http.Header("Content-Type") ?? string.Empty;
-        if (contentType.StartsWith("text/csv", StringComparison.OrdinalIgnoreCase))
+        if (kind == Kind.Csv)
         {
             var rows = new List<Dictionary<string, string?>>();
             using var reader = new CsvReader(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(body)), (byte)',', 1 << 20, "request body");
@@ -183,11 +266,21 @@ public static class ScoringFunctions
             }
 
             var header = Enumerable.Range(0, reader.FieldCount).Select(i => System.Text.Encoding.UTF8.GetString(reader[i])).ToArray();
+            if (header.Distinct(StringComparer.Ordinal).Count() != header.Length)
+            {
+                throw new FormatException($"The CSV body's header has {header.Length} columns but only {header.Distinct(StringComparer.Ordinal).Count()} distinct names; column names must be unique.");
+            }
+
             while (reader.ReadRow())
             {
                 if (reader.FieldCount != header.Length)
                 {
                     throw new FormatException($"CSV body line {reader.Line} has {reader.FieldCount} fields; the header has {header.Length}.");
+                }
+
+                if (rows.Count == maxRows)
+                {
+                    throw new TooManyRowsException(maxRows);
                 }
 
                 rows.Add(header.Select((h, i) => (h, v: System.Text.Encoding.UTF8.GetString(reader[i]))).ToDictionary(p => p.h, p => (string?)p.v));
@@ -198,8 +291,14 @@ public static class ScoringFunctions
 
         var json = JsonNode.Parse(body) as JsonObject ?? throw new ArgumentException("The body must be a JSON object {\"model\": ..., \"rows\": [...]}, or CSV with Content-Type text/csv.");
         var list = json["rows"] as JsonArray ?? throw new ArgumentException("The body needs \"rows\": an array of objects.");
+        if (list.Count > maxRows)
+        {
+            throw new TooManyRowsException(maxRows);
+        }
+
         var parsed = list.Select((row, i) => (row as JsonObject ?? throw new ArgumentException($"Row {i + 1} is not an object."))
             .ToDictionary(kv => kv.Key, kv => kv.Value is null ? null : kv.Value.GetValueKind() == JsonValueKind.String ? kv.Value.GetValue<string>() : kv.Value.ToJsonString())).ToList();
-        return (json["model"]?.GetValue<string>() ?? http.Query.GetValueOrDefault("model"), parsed);
+        var model = json["model"] is { } m ? (m.GetValueKind() == JsonValueKind.String ? m.GetValue<string>() : throw new ArgumentException("\"model\" must be a string such as \"name@champion\".")) : http.Query.GetValueOrDefault("model");
+        return (model, parsed);
     }
 }

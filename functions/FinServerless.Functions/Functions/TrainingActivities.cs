@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using FinServerless.Contracts;
 using FinServerless.Functions.Jobs;
 using FinServerless.Scoring;
 using FinServerless.Training;
@@ -15,10 +16,10 @@ public static class TrainingActivities
     public static async Task<PreparedTraining> PrepareAsync(AppServices app, TrainModelInput input, CancellationToken cancellationToken)
     {
         TrainingOrchestration.Validate(input);
-        var latest = await app.LatestRunAsync(input.Partner, input.Dataset, cancellationToken).ConfigureAwait(false)
+        var latest = await app.LatestRunAsync(StorageName.Partner(input.Partner), StorageName.Dataset(input.Dataset), cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"No curated run exists for partner '{input.Partner}' and dataset '{input.Dataset}'; ingest a file into inbox-{input.Partner}/{input.Dataset}/ first.");
         var (path, run) = latest;
-        var model = input.Model ?? $"{input.Dataset}-{input.Trainer}";
+        var model = StorageName.Model(input.Model ?? $"{input.Dataset}-{input.Trainer}").Value;
         var version = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..6];
         return new PreparedTraining(
             path, run.RunId, run.Rows.Accepted, model, version, input.Trainer, input.Params?.ToJsonString(), input.Seed,
@@ -31,11 +32,13 @@ public static class TrainingActivities
     /// <summary>Starts the training container job with its whole contract in environment variables.</summary>
     public static Task<string> DispatchAsync(AppServices app, PreparedTraining job, CancellationToken cancellationToken)
     {
+        var (model, version) = (StorageName.Model(job.Model), StorageName.Version(job.Version));
+        var (partner, dataset, run) = StorageLayout.ParseCuratedManifest(job.RunManifest);
         var environment = new Dictionary<string, string>
         {
-            ["FINSERVERLESS_TRAIN_INPUT"] = $"blob://{job.RunManifest}",
-            ["FINSERVERLESS_TRAIN_OUTPUT"] = $"blob://models/{job.Model}/{job.Version}",
-            ["FINSERVERLESS_TRAIN_STATUS"] = $"blob://models/{job.Model}/{job.Version}/status.json",
+            ["FINSERVERLESS_TRAIN_INPUT"] = $"blob://{StorageLayout.CuratedManifest(partner, dataset, run)}",
+            ["FINSERVERLESS_TRAIN_OUTPUT"] = $"blob://{StorageLayout.ModelVersion(model, version).TrimEnd('/')}",
+            ["FINSERVERLESS_TRAIN_STATUS"] = $"blob://{StorageLayout.ModelFile(model, version, "status.json")}",
             ["FINSERVERLESS_TRAIN_TRAINER"] = job.Trainer,
             ["FINSERVERLESS_TRAIN_SEED"] = job.Seed.ToString(CultureInfo.InvariantCulture),
             ["FINSERVERLESS_TRAIN_VALIDATION"] = job.Validation,
@@ -52,7 +55,7 @@ public static class TrainingActivities
     /// <summary>The job's state: the trainer's status blob decides how it ended; the dispatcher says whether it still runs.</summary>
     public static async Task<TrainingJobStatus> StatusAsync(AppServices app, JobQuery query, CancellationToken cancellationToken)
     {
-        var folder = $"models/{query.Model}/{query.Version}/";
+        var folder = StorageLayout.ModelVersion(StorageName.Model(query.Model), StorageName.Version(query.Version));
         string? state = null, line = null, reason = null;
         if (await app.Store.ReadAsync(folder + "status.json", cancellationToken).ConfigureAwait(false) is { } bytes)
         {
@@ -86,14 +89,15 @@ public static class TrainingActivities
     public static async Task<PromotionDecision> EvaluateAsync(AppServices app, PreparedTraining job, CancellationToken cancellationToken)
     {
         var margin = app.Settings.Number(AppSettings.PromotionMargin, 0.002, 0);
-        var candidate = await app.Models.ReadManifestAsync(job.Model, job.Version, cancellationToken).ConfigureAwait(false);
+        var candidateRef = ModelReference.Of(StorageName.Model(job.Model), StorageName.Version(job.Version));
+        var candidate = await app.Models.ReadManifestAsync(candidateRef, cancellationToken).ConfigureAwait(false);
         var (table, _, _) = await TrainingTable.LoadAsync(app.Store, job.RunManifest, cancellationToken: cancellationToken).ConfigureAwait(false);
         var (holdout, _) = TrainingJob.ParseValidation(job.Validation);
         var (_, testRows) = Folds.Split(table.Y, Enumerable.Range(0, table.Rows).ToArray(), holdout, job.Seed);
         var test = table.Subset(testRows);
         var candidateAuc = await AucAsync(app, candidate, test, cancellationToken).ConfigureAwait(false);
 
-        var champion = await app.Models.GetChampionAsync(job.Model, cancellationToken).ConfigureAwait(false);
+        var champion = await app.Models.GetChampionAsync(candidateRef.Model, cancellationToken).ConfigureAwait(false);
         PromotionDecision decision;
         if (champion is null)
         {
@@ -101,7 +105,7 @@ public static class TrainingActivities
         }
         else
         {
-            var championManifest = await app.Models.ReadManifestAsync(champion.Model, champion.Version, cancellationToken).ConfigureAwait(false);
+            var championManifest = await app.Models.ReadManifestAsync(ModelReference.Of(candidateRef.Model, StorageName.Version(champion.Version)), cancellationToken).ConfigureAwait(false);
             double? championAuc = championManifest.Features.All(f => table.Features.Contains(f.Name))
                 ? await AucAsync(app, championManifest, test, cancellationToken).ConfigureAwait(false)
                 : null;
@@ -112,20 +116,20 @@ public static class TrainingActivities
             decision = new(job.Model, job.Version, candidateAuc, champion.Version, championAuc, margin, promote, reason, test.Rows);
         }
 
-        await app.Store.WriteAsync($"models/{job.Model}/{job.Version}/promotion.json", JsonSerializer.SerializeToUtf8Bytes(decision, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
+        await app.Store.WriteAsync(StorageLayout.ModelFile(candidateRef.Model, candidateRef.Version!, "promotion.json"), JsonSerializer.SerializeToUtf8Bytes(decision, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
         return decision;
     }
 
     /// <summary>Makes the candidate the champion.</summary>
     public static async Task<bool> PromoteAsync(AppServices app, PromotionDecision decision, CancellationToken cancellationToken)
     {
-        await app.Models.PromoteAsync(decision.Model, decision.Version, decision.Reason, cancellationToken).ConfigureAwait(false);
+        await app.Models.PromoteAsync(ModelReference.Of(StorageName.Model(decision.Model), StorageName.Version(decision.Version)), decision.Reason, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
     private static async Task<double> AucAsync(AppServices app, ModelManifest manifest, TrainingTable test, CancellationToken cancellationToken)
     {
-        var model = await app.LoadModelAsync(manifest.Id, cancellationToken).ConfigureAwait(false);
+        var model = await app.LoadModelAsync(manifest.Reference, cancellationToken).ConfigureAwait(false);
         return Metrics.Auc(model.Predict(test.ScoringInput(manifest.Features), test.Rows), test.Y);
     }
 }

@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using FinServerless.Durable.Orchestration;
@@ -62,6 +63,10 @@ public static class TrainingOrchestration
         {
             throw new ArgumentException("'partner' and 'dataset' are required");
         }
+
+        _ = StorageName.Partner(input.Partner);
+        _ = StorageName.Dataset(input.Dataset);
+        _ = StorageName.Model(input.Model ?? $"{input.Dataset}-{input.Trainer}", input.Model is null ? "dataset" : "model");
 
         if (!Training.TrainingJob.Trainers.Contains(input.Trainer))
         {

@@ -18,6 +18,14 @@ internal static class ContractChecks
             Fail("'contractVersion' is empty; give the contract a version such as \"1.0.0\".");
         }
 
+        foreach (var (kind, value, field) in new[] { (FinServerless.Contracts.NameKind.Partner, c.Partner, "partner"), (FinServerless.Contracts.NameKind.Dataset, c.Dataset, "dataset") })
+        {
+            if (!FinServerless.Contracts.StorageName.TryParse(kind, value, out _, out var reason))
+            {
+                Fail($"'{field}' is not a valid {field} name: {reason}. It becomes part of storage paths.");
+            }
+        }
+
         if (c.Columns.Count == 0)
         {
             Fail("'columns' is empty; list at least one column.");

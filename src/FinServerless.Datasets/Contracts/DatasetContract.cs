@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -21,6 +22,18 @@ public sealed record DatasetContract
 
     /// <summary>Dataset name (the folder under the partner's inbox).</summary>
     public required string Dataset { get; init; }
+
+    /// <summary>The partner as a validated name (checked when the contract is parsed).</summary>
+    [JsonIgnore]
+    public FinServerless.Contracts.StorageName PartnerName => FinServerless.Contracts.StorageName.Partner(Partner, "partner");
+
+    /// <summary>The dataset as a validated name (checked when the contract is parsed).</summary>
+    [JsonIgnore]
+    public FinServerless.Contracts.StorageName DatasetName => FinServerless.Contracts.StorageName.Dataset(Dataset, "dataset");
+
+    /// <summary>SHA-256 of the contract's canonical JSON: recorded in manifests and part of every run id, so a changed contract makes a new run.</summary>
+    [JsonIgnore]
+    public string Sha256 => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(ToJson())));
 
     /// <summary>How to read the file.</summary>
     public FileSettings File { get; init; } = new();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Output;
@@ -23,20 +24,20 @@ public static class IngestEngine
         Stream input,
         string inputPath,
         DatasetContract contract,
-        string runId,
+        StorageName runId,
         IRunOutput output,
         IngestOptions? options = null,
         CancellationToken cancellationToken = default)
     {
         options ??= new IngestOptions();
-        var curatedPrefix = RunPaths.CuratedRun(contract.Partner, contract.Dataset, runId);
-        var quarantinePrefix = RunPaths.QuarantineRun(contract.Partner, contract.Dataset, runId);
+        var curatedPrefix = StorageLayout.CuratedRun(contract.PartnerName, contract.DatasetName, runId);
+        var quarantinePrefix = StorageLayout.QuarantineRun(contract.PartnerName, contract.DatasetName, runId);
 
         // Redelivery of the same event: the run already has its final record.
         if (await output.ReadAsync(curatedPrefix + "_manifest.json", cancellationToken).ConfigureAwait(false) is { } committed)
         {
             var manifest = JsonSerializer.Deserialize<RunManifest>(committed, RunManifest.JsonOptions)!;
-            return new IngestOutcome(IngestState.Curated, runId, $"{inputPath}: already ingested as curated run {runId}; nothing done again.", manifest, null, curatedPrefix + "_manifest.json", manifest.QuarantineReport);
+            return new IngestOutcome(IngestState.Curated, runId.Value, $"{inputPath}: already ingested as curated run {runId}; nothing done again.", manifest, null, curatedPrefix + "_manifest.json", manifest.QuarantineReport);
         }
 
         if (await output.ReadAsync(quarantinePrefix + "report.json", cancellationToken).ConfigureAwait(false) is { } reported)
@@ -44,11 +45,11 @@ public static class IngestEngine
             var report = JsonSerializer.Deserialize<QuarantineReport>(reported, RunManifest.JsonOptions)!;
             if (report.State != IngestState.Curated)
             {
-                return new IngestOutcome(report.State, runId, $"{inputPath}: already processed ({report.State}); nothing done again. {report.Reason}", null, report, null, quarantinePrefix + "report.json");
+                return new IngestOutcome(report.State, runId.Value, $"{inputPath}: already processed ({report.State}); nothing done again. {report.Reason}", null, report, null, quarantinePrefix + "report.json");
             }
         }
 
-        var run = new Run(inputPath, contract, runId, output, options, curatedPrefix, quarantinePrefix);
+        var run = new Run(inputPath, contract, runId.Value, output, options, curatedPrefix, quarantinePrefix);
         var hashing = new HashingReadStream(input);
         try
         {
@@ -60,9 +61,12 @@ public static class IngestEngine
         }
     }
 
-    /// <summary>A stable run id for an input (for example a blob path and its ETag): redelivery maps to the same run.</summary>
-    public static string RunIdFor(string inputIdentity) =>
-        "r" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(inputIdentity)))[..20];
+    /// <summary>
+    /// A stable run id for an input (for example a blob path and its ETag) under a contract: redelivery maps to the
+    /// same run, and the same file under a changed contract is a new run.
+    /// </summary>
+    public static StorageName RunIdFor(string inputIdentity, DatasetContract contract) =>
+        StorageName.Run("r" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{inputIdentity}\n{contract.Sha256}")))[..20]);
 
     private sealed class Run(string inputPath, DatasetContract contract, string runId, IRunOutput output, IngestOptions options, string curatedPrefix, string quarantinePrefix)
     {
@@ -195,7 +199,7 @@ public static class IngestEngine
             _bytes = input.BytesRead;
 
             // Same bytes dropped again (under any name): the first run wins; this file points to it.
-            var indexPath = RunPaths.ContentIndex(contract.Partner, contract.Dataset, _sha256);
+            var indexPath = StorageLayout.ContentIndex(contract.PartnerName, contract.DatasetName, _sha256);
             var claim = JsonSerializer.SerializeToUtf8Bytes(new { runId, input = inputPath }, RunManifest.JsonOptions);
             if (!await output.WriteAsync(indexPath, claim, "application/json", createOnly: true, cancellationToken).ConfigureAwait(false))
             {
@@ -204,7 +208,7 @@ public static class IngestEngine
                 if (ownerRun != runId)
                 {
                     await output.DeletePrefixAsync(curatedPrefix, cancellationToken).ConfigureAwait(false);
-                    var original = RunPaths.CuratedRun(contract.Partner, contract.Dataset, ownerRun ?? "?");
+                    var original = StorageName.TryParse(NameKind.Run, ownerRun, out var ownerName, out _) ? StorageLayout.CuratedRun(contract.PartnerName, contract.DatasetName, ownerName) : null;
                     var duplicate = Report(IngestState.Duplicate, "duplicate_content", $"{inputPath}: the same content (sha256 {_sha256}) was already ingested as run {ownerRun}; not curated again.") with { CuratedRun = original };
                     (_, duplicate) = await WriteReportAsync(duplicate, includeRejected: false, cancellationToken).ConfigureAwait(false);
                     return new IngestOutcome(IngestState.Duplicate, runId, duplicate.Reason, null, duplicate, null, quarantinePrefix + "report.json");
@@ -229,7 +233,7 @@ public static class IngestEngine
                 Dataset = contract.Dataset,
                 CreatedAt = DateTimeOffset.UtcNow,
                 Input = new InputFile(inputPath, _sha256, _bytes),
-                Contract = new ContractRef(contract.ContractVersion, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(contract.ToJson()))), options.ContractPath),
+                Contract = new ContractRef(contract.ContractVersion, contract.Sha256, options.ContractPath),
                 CodeVersion = options.CodeVersion,
                 Rows = new RowCounts(_read, _accepted, _rejectedRows),
                 Columns = _header,
@@ -266,7 +270,7 @@ public static class IngestEngine
             // At most one part uploads while the next one fills.
             await _pendingPart.ConfigureAwait(false);
             var full = _part;
-            var path = curatedPrefix + RunPaths.Part(_parts.Count);
+            var path = curatedPrefix + StorageLayout.Part(_parts.Count);
             var index = _parts.Count;
             _parts.Add(new RunPart(path, _partRows, full.Length, string.Empty));
             _partRows = 0;

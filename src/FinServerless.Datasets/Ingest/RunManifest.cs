@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Profiling;
 
 namespace FinServerless.Datasets.Ingest;
@@ -33,6 +34,24 @@ public sealed record RunManifest
 
     /// <summary>Dataset.</summary>
     public required string Dataset { get; init; }
+
+    /// <summary>Partner, dataset and run id as validated names (a manifest read back is checked like any input).</summary>
+    [JsonIgnore]
+    public (StorageName Partner, StorageName Dataset, StorageName Run) Names =>
+        (StorageName.Partner(Partner, "manifest partner"), StorageName.Dataset(Dataset, "manifest dataset"), StorageName.Run(RunId, "manifest runId"));
+
+    /// <summary>
+    /// The path of part <paramref name="index"/>, which must be the run's own <c>curated/{partner}/{dataset}/{run}/part-NNNNN.csv</c>:
+    /// a manifest cannot send a reader anywhere else.
+    /// </summary>
+    public string PartPath(int index)
+    {
+        var (partner, dataset, run) = Names;
+        var expected = StorageLayout.CuratedRun(partner, dataset, run) + StorageLayout.Part(index);
+        return Parts[index].Path == expected
+            ? expected
+            : throw new InvalidDataException($"Run {RunId}: part {index + 1} is recorded at {StorageName.Quote(Parts[index].Path)}, not at {expected}; a run's parts live under its own prefix.");
+    }
 
     /// <summary>When the run was committed.</summary>
     public required DateTimeOffset CreatedAt { get; init; }

@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Globalization;
 using System.Text.Json;
 using FinServerless.Training;
@@ -54,23 +55,42 @@ public static class TrainerCommand
 
             var input = StoreLocation.Parse(Require("--input"), "curated", "--input", environment);
             var output = StoreLocation.Parse(Require("--output"), "models", "--output", environment);
-            var segments = output.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-            if (segments.Length is < 2 or > 3 || segments[0] != "models")
+            var segments = output.Path.Split('/');
+            StorageName modelName;
+            StorageName? versionName;
+            try
             {
-                throw new TrainingInputException($"--output must name models/{{name}} or models/{{name}}/{{version}} (got '{output.Path}').");
-            }
+                _ = StorageLayout.ParseCuratedManifest(input.Path, "--input");
+                if (segments.Length is < 2 or > 3 || segments[0] != StorageLayout.ModelsContainer)
+                {
+                    throw new InvalidNameException("--output", NameKind.Model, "it must name models/{name} or models/{name}/{version}");
+                }
 
-            if (settings.TryGetValue("--status", out var statusUri))
+                modelName = StorageName.Model(segments[1], "--output");
+                versionName = segments.Length == 3 ? StorageName.Version(segments[2], "--output") : null;
+                if (settings.TryGetValue("--status", out var statusUri))
+                {
+                    var location = StoreLocation.Parse(statusUri, "models", "--status", environment);
+                    if (location.Path.Split('/') is not [StorageLayout.ModelsContainer, var m, _, _] || m != modelName.Value)
+                    {
+                        throw new InvalidNameException("--status", NameKind.File, "it must be a file of the model's own folder, models/{name}/{version}/{file}");
+                    }
+
+                    _ = StorageName.Version(location.Path.Split('/')[2], "--status");
+                    _ = StorageName.File(location.Path.Split('/')[3], "--status");
+                    status = new StatusWriter(location.Store, location.Path);
+                }
+            }
+            catch (InvalidNameException ex)
             {
-                var location = StoreLocation.Parse(statusUri, "models", "--status", environment);
-                status = new StatusWriter(location.Store, location.Path);
+                throw new TrainingInputException(ex.Message);
             }
 
             var request = new TrainingRequest
             {
                 Trainer = Require("--trainer"),
-                ModelName = segments[1],
-                Version = segments.Length == 3 ? segments[2] : null,
+                ModelName = modelName.Value,
+                Version = versionName?.Value,
                 Validation = settings.GetValueOrDefault("--validation", "holdout:0.2"),
                 Features = settings.TryGetValue("--features", out var features) ? features.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null,
                 Settings = new TrainerSettings

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Onnx.Runtime;
 using FinServerless.Scoring;
@@ -223,10 +224,11 @@ public static class TrainingJob
             },
         };
 
-        var folder = $"models/{manifest.Name}/{manifest.Version}/";
+        var reference = manifest.Reference;
+        var folder = StorageLayout.ModelVersion(reference.Model, reference.Version!);
         foreach (var (name, content) in fit.Model.Artifacts)
         {
-            await output.WriteAsync(folder + name, content, name.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : "application/octet-stream", createOnly: false, cancellationToken).ConfigureAwait(false);
+            await output.WriteAsync(StorageLayout.ModelFile(reference.Model, reference.Version!, name), content, name.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : "application/octet-stream", createOnly: false, cancellationToken).ConfigureAwait(false);
         }
 
         await output.WriteAsync(folder + "evaluation.json", JsonSerializer.SerializeToUtf8Bytes(evaluation, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);

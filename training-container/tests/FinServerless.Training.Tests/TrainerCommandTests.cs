@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Testing;
@@ -24,7 +25,7 @@ public sealed class TrainerCommandTests(AzuriteFixture azurite) : IClassFixture<
         var csv = TrainingData.WriteCsv(_folder.FullName, "id,x,y", rows);
         var contract = DatasetContract.Parse(System.Text.Encoding.UTF8.GetBytes(Contract), "test contract");
         await using var input = File.OpenRead(csv);
-        var outcome = await IngestEngine.RunAsync(input, csv, contract, Guid.NewGuid().ToString("N"), new FolderRunOutput(Path.Combine(_folder.FullName, "store")));
+        var outcome = await IngestEngine.RunAsync(input, csv, contract, StorageName.Run(Guid.NewGuid().ToString("N")), new FolderRunOutput(Path.Combine(_folder.FullName, "store")));
         Assert.Equal(IngestState.Curated, outcome.State);
         return Path.Combine(_folder.FullName, "store", outcome.ManifestPath!);
     }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Scoring;
 using FinServerless.Training.Data;
@@ -49,7 +50,7 @@ public sealed class TrainerTests : IDisposable
         var outcome = await TrainingJob.RunAsync(store, run, store, new TrainingRequest { Trainer = trainer, ModelName = $"taiwan-{trainer}", Version = "t1", Settings = Settings(parameters) }, new TrainingProgress(lines));
 
         var models = new ModelStore(store);
-        var manifest = await models.ReadManifestAsync($"taiwan-{trainer}", "t1");
+        var manifest = await models.ReadManifestAsync(ModelReference.Parse($"taiwan-{trainer}@t1"));
         Assert.Equal(trainer, manifest.Trainer);
         Assert.Equal(23, manifest.Features.Count);
         Assert.DoesNotContain(manifest.Features, f => f.Name is "ID" or "default.payment.next.month");
@@ -69,7 +70,7 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("phase=registered", lines.ToString());
 
         // The registered model loads and scores the run exactly as the platform's scorer does.
-        using var loaded = await models.LoadAsync($"taiwan-{trainer}@t1");
+        using var loaded = await models.LoadAsync(ModelReference.Parse($"taiwan-{trainer}@t1"));
         var runManifest = System.Text.Json.JsonSerializer.Deserialize<RunManifest>((await store.ReadAsync(run, default))!, RunManifest.JsonOptions)!;
         var scored = await BatchScorer.ScoreRunAsync(runManifest, run, store, loaded);
         Assert.Equal(30_000, scored.Manifest.Rows);

@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Native;
@@ -16,7 +17,7 @@ internal static class TrainingData
     {
         var contract = DatasetContract.Load(Path.Combine(RepositoryLayout.Root, "samples", sample, "contract.json"));
         await using var input = File.OpenRead(csv);
-        var outcome = await IngestEngine.RunAsync(input, csv, contract, "test", store);
+        var outcome = await IngestEngine.RunAsync(input, csv, contract, StorageName.Run("test"), store);
         Assert.Equal(IngestState.Curated, outcome.State);
         return outcome.ManifestPath!;
     }

@@ -143,10 +143,12 @@ public sealed class TrainingTable
 
         var x = new List<float>(checked((int)Math.Min(int.MaxValue, run.Rows.Accepted * chosen.Count)));
         var y = new List<float>((int)run.Rows.Accepted);
-        foreach (var part in run.Parts)
+        for (var index = 0; index < run.Parts.Count; index++)
         {
-            var content = await store.ReadAsync(part.Path, cancellationToken).ConfigureAwait(false)
-                ?? throw new TrainingInputException($"Curated part {store.Describe(part.Path)} of run {run.RunId} is missing.");
+            var part = run.Parts[index];
+            var partPath = run.PartPath(index);
+            var content = await store.ReadAsync(partPath, cancellationToken).ConfigureAwait(false)
+                ?? throw new TrainingInputException($"Curated part {store.Describe(partPath)} of run {run.RunId} is missing.");
             var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
             if (sha != part.Sha256)
             {
