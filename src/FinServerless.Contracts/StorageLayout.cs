@@ -90,9 +90,13 @@ public static class StorageLayout
     public static string QuarantineRun(StorageName partner, StorageName dataset, StorageName run) =>
         $"{QuarantineContainer}/{Of(partner, NameKind.Partner)}/{Of(dataset, NameKind.Dataset)}/{Of(run, NameKind.Run)}/";
 
-    /// <summary>The content index entry that makes a second copy of the same bytes a duplicate.</summary>
-    public static string ContentIndex(StorageName partner, StorageName dataset, string sha256) =>
-        $"{CuratedDataset(partner, dataset)}_content/{Hex(sha256, nameof(sha256))}.json";
+    /// <summary>
+    /// The content index entry that makes a second copy of the same bytes, under the same contract, a duplicate:
+    /// <c>curated/{partner}/{dataset}/_content/{contract sha256[..16]}/{input sha256}.json</c>. The same bytes under a
+    /// changed contract are validated and curated again.
+    /// </summary>
+    public static string ContentIndex(StorageName partner, StorageName dataset, string inputSha256, string contractSha256) =>
+        $"{CuratedDataset(partner, dataset)}_content/{Hex(contractSha256, nameof(contractSha256))[..16]}/{Hex(inputSha256, nameof(inputSha256))}.json";
 
     /// <summary>
     /// Where an inbox blob whose ingest failed records why: <c>quarantine/_failures/inbox-{partner}/{dataset}/{file}.json</c>

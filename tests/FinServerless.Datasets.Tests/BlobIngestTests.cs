@@ -51,6 +51,29 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
     }
 
     [Fact]
+    public async Task The_same_file_under_a_changed_contract_is_a_new_run_and_is_curated_again()
+    {
+        var (service, partner) = await PartnerAsync();
+        await DropAsync(service, partner, "taiwan-credit/tuesday.csv");
+        var ingestor = new BlobIngestor(service);
+        var file = InboxFile.Parse($"inbox-{partner}", "taiwan-credit/tuesday.csv");
+        var first = await ingestor.IngestAsync(file);
+
+        var changed = DatasetFiles.TaiwanContract with { Partner = partner, ContractVersion = "9.9.9" };
+        await service.GetBlobContainerClient(StorageLayout.ContractsContainer).GetBlobClient($"{partner}/taiwan-credit.json")
+            .UploadAsync(new BinaryData(System.Text.Encoding.UTF8.GetBytes(changed.ToJson())), new BlobUploadOptions());
+        var second = await ingestor.IngestAsync(file);
+        var again = await ingestor.IngestAsync(file);
+
+        Assert.Equal(IngestState.Curated, first.State);
+        Assert.Equal(IngestState.Curated, second.State);
+        Assert.NotEqual(first.RunId, second.RunId);
+        Assert.Equal("9.9.9", second.Manifest!.Contract.Version);
+        Assert.Equal(first.Manifest!.Input.Sha256, second.Manifest.Input.Sha256);
+        Assert.Equal(second.RunId, again.RunId); // redelivery under the new contract still maps to one run
+    }
+
+    [Fact]
     public async Task The_same_event_delivered_twice_and_the_same_content_dropped_again_yield_one_curated_run()
     {
         var (service, partner) = await PartnerAsync();

@@ -199,7 +199,7 @@ public static class IngestEngine
             _bytes = input.BytesRead;
 
             // Same bytes dropped again (under any name): the first run wins; this file points to it.
-            var indexPath = StorageLayout.ContentIndex(contract.PartnerName, contract.DatasetName, _sha256);
+            var indexPath = StorageLayout.ContentIndex(contract.PartnerName, contract.DatasetName, _sha256, contract.Sha256);
             var claim = JsonSerializer.SerializeToUtf8Bytes(new { runId, input = inputPath }, RunManifest.JsonOptions);
             if (!await output.WriteAsync(indexPath, claim, "application/json", createOnly: true, cancellationToken).ConfigureAwait(false))
             {
