@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what FinServerless needs, skipping whatever is already there. Safe to run again and again.
 #   Debian packages : libxgboost0 libxgboost-dev libtorch-dev g++ libopenblas0-pthread (nodejs npm if absent)
-#   npm (eng/)      : azurite, onnxruntime-node (for its libonnxruntime.so.1), pinned by eng/package-lock.json
+#   npm (eng/)      : azurite, the JS storage SDK (benchmark), tree-sitter-bicep, pinned by eng/package-lock.json
 #   libtorch shim   : training-container/native/build.sh (g++ against libtorch-dev, rebuilt only when changed)
 #   .NET            : dotnet restore of FinServerless.sln
 set -euo pipefail
@@ -49,19 +49,16 @@ command -v dotnet >/dev/null 2>&1 \
   || fail "the .NET 10 SDK is not installed (it is not in Debian's archive)" \
           "install dotnet-sdk-10.0 from Microsoft's package feed, see https://learn.microsoft.com/dotnet/core/install/linux-debian"
 
-# --- npm packages (Azurite, ONNX Runtime) ----------------------------------------------------
-ORT_LIB="eng/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1"
+# --- npm packages (Azurite and test tooling; ONNX Runtime comes from NuGet) -----------------
 AZURITE_JS="eng/node_modules/azurite/dist/src/azurite.js"
 MARKER="eng/node_modules/.finserverless-lock.sha256"
 lock_hash="$(sha256sum eng/package-lock.json | cut -d' ' -f1)"
-if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$lock_hash" ] && [ -f "$ORT_LIB" ] && [ -f "$AZURITE_JS" ]; then
+if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$lock_hash" ] && [ -f "$AZURITE_JS" ]; then
   say "npm packages: up to date with eng/package-lock.json, skipped"
 else
-  say "npm packages: installing azurite and onnxruntime-node from eng/package-lock.json"
-  # --ignore-scripts: onnxruntime-node's install script downloads CUDA libraries we neither need nor can reach.
+  say "npm packages: installing azurite and the test tooling from eng/package-lock.json"
   (cd eng && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
     || fail "npm ci failed in eng/" "cd eng && npm ci --ignore-scripts"
-  [ -f "$ORT_LIB" ] || fail "onnxruntime-node did not provide $ORT_LIB" "cd eng && npm ci --ignore-scripts"
   echo "$lock_hash" > "$MARKER"
 fi
 

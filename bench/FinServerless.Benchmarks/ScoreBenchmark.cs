@@ -6,7 +6,8 @@ using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Native;
-using FinServerless.Onnx.Runtime;
+using FinServerless.Onnx.Sessions;
+using Microsoft.ML.OnnxRuntime;
 using FinServerless.Onnx.Writer;
 using FinServerless.Scoring;
 using FinServerless.XGBoost;
@@ -124,9 +125,7 @@ internal static class ScoreBenchmark
                     for (var start = from; start < to; start += bareBatch)
                     {
                         var n = Math.Min(bareBatch, to - start);
-                        using var tensor = OrtValue.CreateTensor<float>(all.AsMemory(start * Features.Length, n * Features.Length), [n, Features.Length]);
-                        var outputs = sessions[s].Run([tensor], [1]);
-                        outputs[0].Dispose();
+                        using var outputs = OnnxSessions.Run(sessions[s], sessions[s].InputNames[0], all.AsMemory(start * Features.Length, n * Features.Length), n, Features.Length, sessions[s].OutputNames[1]);
                     }
                 });
                 var seconds = clock.Elapsed.TotalSeconds;
@@ -138,8 +137,8 @@ internal static class ScoreBenchmark
                 return seconds;
             }
 
-            var bareSeconds = Bare(() => InferenceSession.Load(onnx), 1);
-            var perCoreSeconds = Bare(() => InferenceSession.Load(onnx, new SessionOptions { UseGlobalThreadPool = false, IntraOpThreads = 1, InterOpThreads = 1 }), Environment.ProcessorCount);
+            var bareSeconds = Bare(() => OnnxSessions.Load(onnx), 1);
+            var perCoreSeconds = Bare(() => OnnxSessions.Load(onnx, SessionSettings.SingleThread), Environment.ProcessorCount);
             Console.WriteLine($"  bare ORT Run: {bareSeconds:0.00} s (shared pool); {perCoreSeconds:0.00} s ({Environment.ProcessorCount} single-thread sessions)");
             all = [];
 
@@ -197,7 +196,7 @@ internal static class ScoreBenchmark
         sb.AppendLine("# Scoring benchmark: 5M rows, 300-tree XGBoost model, ONNX Runtime vs pandas + XGBoost");
         sb.AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Date: {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"- Machine: {MachineInfo.Describe()}; ONNX Runtime {OrtEnvironment.Instance.Version} (CPU), XGBoost {Booster.LibraryVersion}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"- Machine: {MachineInfo.Describe()}; ONNX Runtime {OnnxSessions.Version} (CPU), XGBoost {Booster.LibraryVersion}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Model: XGBoost binary:logistic, {rounds} rounds, depth 6, hist, trained through the C API on Give Me Some Credit (150k rows, 10 features), exported to a TreeEnsembleClassifier");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Rows: {rows:N0} (Give Me Some Credit rows repeated), curated by our ingest in {ingestSeconds:0.0} s (not included below)");
         sb.AppendLine("- FinServerless: `finserverless score` on the curated run, own process: read parts → map features → ORT Run in batches → write id, probability, band, model → manifest");

@@ -8,14 +8,6 @@ public sealed record NativeEngine(
     IReadOnlyList<string> RepositoryRelativePaths,
     string InstallHint)
 {
-    /// <summary>ONNX Runtime 1.30 CPU build, taken from the onnxruntime-node npm package by the setup.</summary>
-    public static NativeEngine OnnxRuntime { get; } = new(
-        "ONNX Runtime",
-        "FINSERVERLESS_ORT_PATH",
-        ["libonnxruntime.so.1", "libonnxruntime.so"],
-        ["eng/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1"],
-        "run ./eng/setup.sh (it runs `npm ci --ignore-scripts` in eng/), or set FINSERVERLESS_ORT_PATH to a libonnxruntime.so of version 1.30 or later");
-
     /// <summary>XGBoost 1.7 from Debian's libxgboost0 (a CUDA build in the GPU image).</summary>
     public static NativeEngine XGBoost { get; } = new(
         "XGBoost",

@@ -6,7 +6,7 @@ using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Datasets.Output;
 using FinServerless.Datasets.Validation;
-using FinServerless.Onnx.Runtime;
+using Microsoft.ML.OnnxRuntime;
 
 namespace FinServerless.Scoring;
 

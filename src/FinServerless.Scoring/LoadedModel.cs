@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
-using FinServerless.Onnx.Runtime;
+using FinServerless.Onnx.Sessions;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace FinServerless.Scoring;
 
@@ -8,11 +10,10 @@ public sealed class LoadedModel : IDisposable
 {
     private readonly ReadOnlyMemory<byte> _onnx;
 
-    private LoadedModel(ModelManifest manifest, InferenceSession session, int probabilityOutput, ReadOnlyMemory<byte> onnx)
+    private LoadedModel(ModelManifest manifest, InferenceSession session, ReadOnlyMemory<byte> onnx)
     {
         Manifest = manifest;
         Session = session;
-        ProbabilityOutputIndex = probabilityOutput;
         _onnx = onnx;
     }
 
@@ -20,8 +21,7 @@ public sealed class LoadedModel : IDisposable
     /// Another session on the same (already verified) model with its own single thread: partitions scored
     /// side by side each get one (measured faster than sharing one pool for tree ensembles).
     /// </summary>
-    public InferenceSession CreateSingleThreadSession() =>
-        InferenceSession.Load(_onnx, new SessionOptions { UseGlobalThreadPool = false, IntraOpThreads = 1, InterOpThreads = 1 });
+    public InferenceSession CreateSingleThreadSession() => OnnxSessions.Load(_onnx, SessionSettings.SingleThread);
 
     /// <summary>The manifest.</summary>
     public ModelManifest Manifest { get; }
@@ -29,14 +29,11 @@ public sealed class LoadedModel : IDisposable
     /// <summary>The session (safe for concurrent runs).</summary>
     public InferenceSession Session { get; }
 
-    /// <summary>Index of the probability output among the session's outputs.</summary>
-    public int ProbabilityOutputIndex { get; }
-
     /// <summary>
     /// Checks the ONNX bytes against the manifest's SHA-256, loads them, and checks that the model's input
     /// takes as many features as the manifest lists.
     /// </summary>
-    public static LoadedModel Load(ModelManifest manifest, ReadOnlyMemory<byte> onnx, string source, SessionOptions? options = null)
+    public static LoadedModel Load(ModelManifest manifest, ReadOnlyMemory<byte> onnx, string source, SessionSettings? settings = null)
     {
         var actual = Convert.ToHexStringLower(SHA256.HashData(onnx.Span));
         if (!string.Equals(actual, manifest.Onnx.Sha256, StringComparison.OrdinalIgnoreCase))
@@ -45,23 +42,25 @@ public sealed class LoadedModel : IDisposable
                 $"Model {manifest.Id}: {source} has SHA-256 {actual} but its manifest says {manifest.Onnx.Sha256}. The file was changed or corrupted after registration; it will not be loaded.");
         }
 
-        var session = InferenceSession.Load(onnx, options);
+        var session = OnnxSessions.Load(onnx, settings);
         try
         {
-            var input = session.Inputs.FirstOrDefault(i => i.Name == manifest.Onnx.Input)
-                ?? throw new ModelException($"Model {manifest.Id}: the ONNX model has no input '{manifest.Onnx.Input}'; its inputs are {string.Join(", ", session.Inputs)}.");
-            if (input.ElementType != TensorElementType.Float || input.Shape.Count != 2 || (input.Shape[1] > 0 && input.Shape[1] != manifest.Features.Count))
+            if (!session.InputMetadata.TryGetValue(manifest.Onnx.Input, out var input))
             {
-                throw new ModelException($"Model {manifest.Id}: the ONNX input is {input} but the manifest lists {manifest.Features.Count} float features; expected float[N,{manifest.Features.Count}].");
+                throw new ModelException($"Model {manifest.Id}: the ONNX model has no input '{manifest.Onnx.Input}'; its inputs are {Describe(session.InputMetadata)}.");
             }
 
-            var output = Enumerable.Range(0, session.Outputs.Count).FirstOrDefault(i => session.Outputs[i].Name == manifest.Onnx.ProbabilityOutput, -1);
-            if (output < 0)
+            if (input.ElementDataType != TensorElementType.Float || input.Dimensions.Length != 2 || (input.Dimensions[1] > 0 && input.Dimensions[1] != manifest.Features.Count))
             {
-                throw new ModelException($"Model {manifest.Id}: the ONNX model has no output '{manifest.Onnx.ProbabilityOutput}'; its outputs are {string.Join(", ", session.Outputs)}.");
+                throw new ModelException($"Model {manifest.Id}: the ONNX input is {Describe(manifest.Onnx.Input, input)} but the manifest lists {manifest.Features.Count} float features; expected float[N,{manifest.Features.Count}].");
             }
 
-            return new LoadedModel(manifest, session, output, onnx);
+            if (!session.OutputMetadata.ContainsKey(manifest.Onnx.ProbabilityOutput))
+            {
+                throw new ModelException($"Model {manifest.Id}: the ONNX model has no output '{manifest.Onnx.ProbabilityOutput}'; its outputs are {Describe(session.OutputMetadata)}.");
+            }
+
+            return new LoadedModel(manifest, session, onnx);
         }
         catch
         {
@@ -82,11 +81,11 @@ public sealed class LoadedModel : IDisposable
             return result;
         }
 
-        using var tensor = OrtValue.CreateTensor<float>(features, [rows, Manifest.Features.Count]);
-        var outputs = (session ?? Session).Run([tensor], [ProbabilityOutputIndex]);
-        using var probabilities = outputs[0];
-        var p = probabilities.GetTensorData<float>();
-        var width = probabilities.Shape.Count == 2 ? (int)probabilities.Shape[1] : 1;
+        using var outputs = OnnxSessions.Run(session ?? Session, Manifest.Onnx.Input, features, rows, Manifest.Features.Count, Manifest.Onnx.ProbabilityOutput);
+        var probabilities = outputs[0];
+        var p = probabilities.GetTensorDataAsSpan<float>();
+        var shape = probabilities.GetTensorTypeAndShape().Shape;
+        var width = shape.Length == 2 ? (int)shape[1] : 1;
         var column = Math.Min(Manifest.Onnx.ProbabilityColumn, width - 1);
         for (var r = 0; r < rows; r++)
         {
@@ -98,4 +97,9 @@ public sealed class LoadedModel : IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => Session.Dispose();
+
+    private static string Describe(IReadOnlyDictionary<string, NodeMetadata> nodes) => string.Join(", ", nodes.Select(n => Describe(n.Key, n.Value)));
+
+    private static string Describe(string name, NodeMetadata node) =>
+        node.IsTensor ? $"{name}: {node.ElementDataType}[{string.Join(",", node.Dimensions.Select(d => d < 0 ? "N" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]" : $"{name}: {node.OnnxValueType}";
 }

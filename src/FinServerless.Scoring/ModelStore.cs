@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
-using FinServerless.Onnx.Runtime;
+using FinServerless.Onnx.Sessions;
 
 namespace FinServerless.Scoring;
 
@@ -83,7 +83,7 @@ public sealed class ModelStore(IRunOutput store)
     }
 
     /// <summary>Loads a version (or the champion), checking the ONNX file against its manifest.</summary>
-    public async Task<LoadedModel> LoadAsync(ModelReference reference, SessionOptions? options = null, CancellationToken cancellationToken = default)
+    public async Task<LoadedModel> LoadAsync(ModelReference reference, SessionSettings? options = null, CancellationToken cancellationToken = default)
     {
         var manifest = await ReadManifestAsync(reference, cancellationToken).ConfigureAwait(false);
         var version = manifest.Reference;

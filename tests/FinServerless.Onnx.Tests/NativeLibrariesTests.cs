@@ -28,29 +28,29 @@ public sealed class NativeLibrariesTests
     }
 
     [Fact]
-    public void A_missing_ONNX_Runtime_says_which_setting_and_how_to_install_it()
+    public void A_missing_XGBoost_says_which_setting_and_how_to_install_it()
     {
         var error = Assert.Throws<NativeLibraryNotFoundException>(() =>
-            NativeLibraries.LoadUncached(NativeEngine.OnnxRuntime, name => name == "FINSERVERLESS_ORT_PATH" ? "/opt/missing/libonnxruntime.so.1" : null));
+            NativeLibraries.LoadUncached(NativeEngine.XGBoost, name => name == "FINSERVERLESS_XGBOOST_PATH" ? "/opt/missing/libxgboost.so.0" : null));
 
-        Assert.Contains("ONNX Runtime", error.Message);
-        Assert.Contains("FINSERVERLESS_ORT_PATH", error.Message);
+        Assert.Contains("XGBoost", error.Message);
+        Assert.Contains("FINSERVERLESS_XGBOOST_PATH", error.Message);
         Assert.Contains("./eng/setup.sh", error.Message);
     }
 
     [Fact]
     public void The_setting_overrides_every_other_place()
     {
-        var candidates = NativeLibraries.Candidates(NativeEngine.OnnxRuntime, name => name == "FINSERVERLESS_ORT_PATH" ? "/opt/ort/libonnxruntime.so" : null);
+        var candidates = NativeLibraries.Candidates(NativeEngine.XGBoost, name => name == "FINSERVERLESS_XGBOOST_PATH" ? "/opt/xgb/libxgboost.so" : null);
 
-        Assert.Equal(["/opt/ort/libonnxruntime.so"], candidates);
+        Assert.Equal(["/opt/xgb/libxgboost.so"], candidates);
     }
 
     [Fact]
     public void Without_a_setting_the_repository_copy_installed_by_setup_is_a_candidate()
     {
-        var candidates = NativeLibraries.Candidates(NativeEngine.OnnxRuntime, _ => null);
+        var candidates = NativeLibraries.Candidates(NativeEngine.TorchShim, _ => null);
 
-        Assert.Contains(candidates, c => c.EndsWith("eng/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1", StringComparison.Ordinal));
+        Assert.Contains(candidates, c => c.EndsWith("training-container/native/build/libfinserverless_torch.so", StringComparison.Ordinal));
     }
 }

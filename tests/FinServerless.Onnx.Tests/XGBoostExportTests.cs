@@ -1,4 +1,4 @@
-using FinServerless.Onnx.Runtime;
+using FinServerless.Onnx.Sessions;
 using FinServerless.Onnx.Writer;
 using FinServerless.XGBoost;
 
@@ -36,14 +36,12 @@ public sealed class XGBoostExportTests
         using var fresh = new DMatrix(data, rows, features);
         var expected = booster.Predict(fresh);
         var names = Enumerable.Range(0, features).Select(i => $"f{i}").ToList();
-        using var session = InferenceSession.Load(XGBoostTreeExport.Convert(booster.SaveJson(), names));
-        using var input = OrtValue.CreateTensor<float>(data, [rows, features]);
-        var outputs = session.Run([input]);
-        using var label = outputs[0];
-        using var probabilities = outputs[1];
-        var p = probabilities.GetTensorData<float>();
+        using var session = OnnxSessions.Load(XGBoostTreeExport.Convert(booster.SaveJson(), names));
+        using var outputs = OnnxSessions.Run(session, session.InputNames[0], data, rows, features, session.OutputNames[1]);
+        var probabilities = outputs[0];
+        var p = probabilities.GetTensorDataAsSpan<float>();
 
-        Assert.Equal([(long)rows, 2L], probabilities.Shape);
+        Assert.Equal([(long)rows, 2L], probabilities.GetTensorTypeAndShape().Shape);
         var worst = 0.0;
         for (var r = 0; r < rows; r++)
         {

@@ -1,6 +1,6 @@
 using FinServerless.Contracts;
 using System.Globalization;
-using FinServerless.Onnx.Runtime;
+using Microsoft.ML.OnnxRuntime;
 using FinServerless.Onnx.Writer;
 using FinServerless.XGBoost;
 
@@ -148,7 +148,7 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
 
         var error = await Assert.ThrowsAsync<OnnxRuntimeException>(() => store.LoadAsync(ModelReference.Parse("corrupt@1.0.0")));
 
-        Assert.False(string.IsNullOrWhiteSpace(error.OrtMessage));
+        Assert.False(string.IsNullOrWhiteSpace(error.Message));
     }
 
     [Fact]

@@ -51,7 +51,7 @@ internal static class Verbs
         {
             return Print(2, $"{ex.Message}\n\n{Usage}");
         }
-        catch (Exception ex) when (ex is ContractException or CsvFormatException or FinServerless.Scoring.ModelException or FinServerless.Native.NativeLibraryNotFoundException or FinServerless.Onnx.Runtime.OnnxRuntimeException or IOException or Azure.RequestFailedException or InvalidOperationException or ArgumentException)
+        catch (Exception ex) when (ex is ContractException or CsvFormatException or FinServerless.Scoring.ModelException or FinServerless.Native.NativeLibraryNotFoundException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or IOException or Azure.RequestFailedException or InvalidOperationException or ArgumentException)
         {
             Console.Error.WriteLine($"error: {ex.Message}");
             return 1;

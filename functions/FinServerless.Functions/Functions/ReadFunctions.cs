@@ -3,7 +3,7 @@ using FinServerless.Contracts;
 using System.Text.Json.Nodes;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Functions.Handler;
-using FinServerless.Onnx.Runtime;
+using FinServerless.Onnx.Sessions;
 using FinServerless.Scoring;
 
 namespace FinServerless.Functions.Functions;
@@ -103,9 +103,9 @@ public static class ReadFunctions
 
         try
         {
-            checks["onnxRuntime"] = OrtEnvironment.Instance.Version;
+            checks["onnxRuntime"] = OnnxSessions.Version;
         }
-        catch (Exception ex) when (ex is Native.NativeLibraryNotFoundException or DllNotFoundException)
+        catch (Exception ex) when (ex is DllNotFoundException or TypeInitializationException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
             checks["onnxRuntime"] = $"not loadable: {ex.Message}";
             healthy = false;

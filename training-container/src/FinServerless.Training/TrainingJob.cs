@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
-using FinServerless.Onnx.Runtime;
+using FinServerless.Onnx.Sessions;
 using FinServerless.Scoring;
 using FinServerless.Training.Data;
 using FinServerless.Training.Evaluation;
@@ -220,7 +220,7 @@ public static class TrainingJob
                 ["validation"] = request.Validation,
                 ["device"] = request.Settings.Device,
                 ["engine"] = EngineVersion(request.Trainer),
-                ["onnxRuntime"] = OrtEnvironment.Instance.Version,
+                ["onnxRuntime"] = OnnxSessions.Version,
             },
         };
 
