@@ -211,7 +211,7 @@ internal sealed class RowBlock(int capacity)
     /// <summary>Rows a worker rejected (row numbers relative to the block until the pipeline numbers them).</summary>
     public List<Ingest.RejectedRow> Rejected { get; } = [];
 
-    /// <summary>What stopped parsing at this block (a malformed row, a row over the limit, a corrupt stream).</summary>
+    /// <summary>What stopped parsing at this block (a malformed row, a row over the limit, a corrupt stream, a decompression limit).</summary>
     public Exception? Error { get; set; }
 
     public void Reset(long sequence)

@@ -98,12 +98,12 @@ public static class IngestEngine
             catch (CsvFormatException ex)
             {
                 await DrainAsync(input).ConfigureAwait(false);
-                return await RejectAsync("malformed", ex.Message, cancellationToken).ConfigureAwait(false);
+                return await RejectAsync(FileRejectionRules.Malformed, ex.Message, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
             {
                 await DrainAsync(input).ConfigureAwait(false);
-                return await RejectAsync("corrupt_compression", $"{inputPath}: the compressed data is truncated or corrupt after {_read:N0} data rows ({ex.Message}); send the file again.", cancellationToken).ConfigureAwait(false);
+                return await RejectAsync(FileRejectionRules.CorruptCompression, $"{inputPath}: the compressed data is truncated or corrupt after {_read:N0} data rows ({ex.Message}); send the file again.", cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -123,13 +123,13 @@ public static class IngestEngine
 
         private async Task<IngestOutcome> ProcessAsync(HashingReadStream input, CancellationToken cancellationToken)
         {
-            var decoded = InputDecoder.Open(input, contract.File.Compression, inputPath);
+            var decoded = InputDecoder.Open(input, contract.File.Compression, inputPath, options.DecompressionLimits);
             using var reader = new CsvReader(decoded, (byte)contract.File.Delimiter[0], contract.File.MaxLineBytes, inputPath);
             if (contract.File.Header)
             {
                 if (!reader.ReadRow())
                 {
-                    throw new FileRejectedException("empty_file", $"{inputPath}: the file is empty; a header row and at least {contract.Rules.MinRows} data row(s) were expected.");
+                    throw new FileRejectedException(FileRejectionRules.EmptyFile, $"{inputPath}: the file is empty; a header row and at least {contract.Rules.MinRows} data row(s) were expected.");
                 }
 
                 _map = HeaderMap.FromHeader(reader, contract, inputPath);
@@ -177,7 +177,7 @@ public static class IngestEngine
 
             if (_read < contract.Rules.MinRows)
             {
-                throw new FileRejectedException("min_rows", $"{inputPath}: {_read:N0} data row(s), fewer than the contract's minimum of {contract.Rules.MinRows:N0}.");
+                throw new FileRejectedException(FileRejectionRules.MinRows, $"{inputPath}: {_read:N0} data row(s), fewer than the contract's minimum of {contract.Rules.MinRows:N0}.");
             }
 
             var share = _read == 0 ? 0 : (double)_rejectedRows / _read;
@@ -185,7 +185,7 @@ public static class IngestEngine
             {
                 var top = _byRule.OrderByDescending(r => r.Value).First();
                 var first = _examples.Count > 0 ? $" First rejected: row {_examples[0].Row} (line {_examples[0].Line}): {_examples[0].Failures[0]}." : string.Empty;
-                throw new FileRejectedException("max_rejected_share",
+                throw new FileRejectedException(FileRejectionRules.MaxRejectedShare,
                     $"{inputPath}: {_rejectedRows:N0} of {_read:N0} rows ({share:P1}) failed validation, more than the contract allows ({contract.Rules.MaxRejectedShare:P1}). Most common rule: {top.Key} ({top.Value:N0}).{first}");
             }
 
@@ -205,7 +205,7 @@ public static class IngestEngine
                 {
                     await output.DeletePrefixAsync(curatedPrefix, cancellationToken).ConfigureAwait(false);
                     var original = RunPaths.CuratedRun(contract.Partner, contract.Dataset, ownerRun ?? "?");
-                    var duplicate = Report(IngestState.Duplicate, "duplicate_content", $"{inputPath}: the same content (sha256 {_sha256}) was already ingested as run {ownerRun}; not curated again.") with { CuratedRun = original };
+                    var duplicate = Report(IngestState.Duplicate, FileRejectionRules.DuplicateContent, $"{inputPath}: the same content (sha256 {_sha256}) was already ingested as run {ownerRun}; not curated again.") with { CuratedRun = original };
                     (_, duplicate) = await WriteReportAsync(duplicate, includeRejected: false, cancellationToken).ConfigureAwait(false);
                     return new IngestOutcome(IngestState.Duplicate, runId, duplicate.Reason, null, duplicate, null, quarantinePrefix + "report.json");
                 }

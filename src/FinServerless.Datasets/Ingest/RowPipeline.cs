@@ -123,7 +123,7 @@ internal sealed class RowPipeline
                 {
                     more = chunker.Next(block);
                 }
-                catch (Exception ex) when (ex is CsvFormatException or InvalidDataException or EndOfStreamException)
+                catch (Exception ex) when (ex is CsvFormatException or InvalidDataException or EndOfStreamException or FileRejectedException)
                 {
                     // A verdict on the file: it goes in order, behind the rows before it.
                     block.Error = ex;
