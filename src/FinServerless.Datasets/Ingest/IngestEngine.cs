@@ -154,6 +154,12 @@ public static class IngestEngine
             await pipeline.RunAsync(reader.ContinueInBlocks(), inputPath, async batch =>
             {
                 _read += batch.Count;
+                if (_read > options.MaxRows)
+                {
+                    throw new FileRejectedException(FileRejectionRules.MaxRows,
+                        $"{inputPath}: more than {options.MaxRows:N0} data rows, the limit per file (IngestOptions.MaxRows, setting {IngestSettings.MaxRows}); it was not read further. Split it into smaller files, or raise the limit.");
+                }
+
                 _accepted += batch.Accepted;
                 _partRows += batch.Accepted;
                 _part.AppendRows(batch.Curated.Written.Span);

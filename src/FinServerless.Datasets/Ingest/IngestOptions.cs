@@ -38,6 +38,9 @@ public sealed record IngestOptions
     /// <summary>Default of <see cref="MaxExpansionRatio"/>: 200 decompressed bytes per compressed byte.</summary>
     public const double DefaultMaxExpansionRatio = 200;
 
+    /// <summary>Default of <see cref="MaxRows"/>: 100 million data rows.</summary>
+    public const long DefaultMaxRows = 100_000_000;
+
     /// <summary>
     /// A compressed file that decompresses to more bytes than this is rejected (rule <c>decompression_limit</c>)
     /// as soon as it crosses it. Setting <see cref="IngestSettings.MaxDecompressedBytes"/>.
@@ -61,6 +64,14 @@ public sealed record IngestOptions
             $"MaxExpansionRatio (setting {IngestSettings.MaxExpansionRatio}) must be at least 1 (decompressed bytes per compressed byte).");
     } = DefaultMaxExpansionRatio;
 
+    /// <summary>A file with more data rows than this is rejected (rule <c>max_rows</c>). Setting <see cref="IngestSettings.MaxRows"/>.</summary>
+    public long MaxRows
+    {
+        get;
+        init => field = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(MaxRows), value,
+            $"MaxRows (setting {IngestSettings.MaxRows}) must be a positive number of rows.");
+    } = DefaultMaxRows;
+
     /// <summary>The decompression limits, for <see cref="Csv.InputDecoder"/>.</summary>
     internal Csv.DecompressionLimits DecompressionLimits => new(MaxDecompressedBytes, MaxExpansionRatio);
 }
@@ -76,6 +87,9 @@ public static class IngestSettings
 
     /// <summary><see cref="IngestOptions.MaxExpansionRatio"/>, decompressed bytes per compressed byte (default 200).</summary>
     public const string MaxExpansionRatio = "FINSERVERLESS_INGEST_MAX_EXPANSION_RATIO";
+
+    /// <summary><see cref="IngestOptions.MaxRows"/>, data rows per file (default 100,000,000).</summary>
+    public const string MaxRows = "FINSERVERLESS_INGEST_MAX_ROWS";
 
     /// <summary>
     /// Returns <paramref name="options"/> with the limits that <paramref name="read"/> finds set (for example
@@ -99,6 +113,11 @@ public static class IngestSettings
             }
 
             options = options with { MaxExpansionRatio = ratio };
+        }
+
+        if (Whole(read, MaxRows, "a whole number of rows") is { } rows)
+        {
+            options = options with { MaxRows = rows };
         }
 
         return options;

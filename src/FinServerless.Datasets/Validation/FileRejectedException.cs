@@ -14,6 +14,8 @@ public static class FileRejectionRules
     public const string EmptyFile = "empty_file";
     /// <summary>Fewer data rows than the contract's minimum.</summary>
     public const string MinRows = "min_rows";
+    /// <summary>More data rows than <c>IngestOptions.MaxRows</c>.</summary>
+    public const string MaxRows = "max_rows";
     /// <summary>A larger share of rows failed validation than the contract allows.</summary>
     public const string MaxRejectedShare = "max_rejected_share";
     /// <summary>The file cannot be read as CSV (unterminated quote, row over the limit, UTF-16, binary…).</summary>
