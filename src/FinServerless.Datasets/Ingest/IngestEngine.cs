@@ -242,7 +242,7 @@ public static class IngestEngine
                 IdColumns = contract.Columns.Where(c => c.Role == ColumnRole.Id).Select(c => c.EffectiveOutputName).ToList(),
                 TargetColumn = contract.Columns.FirstOrDefault(c => c.Role == ColumnRole.Target)?.EffectiveOutputName,
                 Parts = _parts,
-                ExtraColumnsDropped = _map.ExtraColumns,
+                ExtraColumns = _map.ExtraColumns,
                 QuarantineReport = reportPath,
                 Profile = profile,
                 Drift = drift,
@@ -336,7 +336,7 @@ public static class IngestEngine
             FailuresByRule = new SortedDictionary<string, long>(_byRule, StringComparer.Ordinal),
             FailuresByColumn = new SortedDictionary<string, long>(_byColumn, StringComparer.Ordinal),
             UnexpectedRows = _examples,
-            ExtraColumnsDropped = _map?.ExtraColumns ?? [],
+            ExtraColumns = _map?.ExtraColumns ?? ExtraColumns.None,
         };
 
         private async Task<(string Path, QuarantineReport Report)> WriteReportAsync(QuarantineReport report, bool includeRejected, CancellationToken cancellationToken)

@@ -164,7 +164,7 @@ internal sealed class RowPipeline
             _processor = new RowProcessor(contract, map);
             Formatter = new CuratedRowFormatter(_processor);
             Profiler = new DatasetProfiler(_processor, reference);
-            _idColumns = Enumerable.Range(0, contract.Columns.Count).Where(i => contract.Columns[i].Role == ColumnRole.Id && _processor.Position(i) >= 0).ToArray();
+            _idColumns = Enumerable.Range(0, contract.Columns.Count).Where(i => contract.Columns[i].Role == ColumnRole.Id && !contract.Columns[i].Pii && _processor.Position(i) >= 0).ToArray();
         }
 
         public CuratedRowFormatter Formatter { get; }
@@ -225,12 +225,13 @@ internal sealed class RowPipeline
                 cells.Add(new RejectedCell(column, f.Rule, f.Detail, f.ColumnIndex >= 0 ? CellForReport(row, f.ColumnIndex) : string.Empty));
             }
 
+            // Ids name the row in the report; an id column flagged PII is left out (rejected.csv masks it).
             var ids = new Dictionary<string, string>();
             if (row.FieldCount == _processor.ExpectedFieldCount)
             {
                 foreach (var c in _idColumns)
                 {
-                    ids[_contract.Columns[c].EffectiveOutputName] = _contract.Columns[c].Pii ? "[pii]" : Truncate(Encoding.UTF8.GetString(row[_processor.Position(c)]));
+                    ids[_contract.Columns[c].EffectiveOutputName] = SpreadsheetSafe.Neutralize(Truncate(Encoding.UTF8.GetString(row[_processor.Position(c)])));
                 }
             }
 
