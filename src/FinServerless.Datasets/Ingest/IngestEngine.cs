@@ -243,6 +243,7 @@ public static class IngestEngine
                 TargetColumn = contract.Columns.FirstOrDefault(c => c.Role == ColumnRole.Target)?.EffectiveOutputName,
                 Parts = _parts,
                 ExtraColumns = _map.ExtraColumns,
+                FormulaCellsNeutralized = pipeline.NeutralizedCells(),
                 QuarantineReport = reportPath,
                 Profile = profile,
                 Drift = drift,
@@ -383,10 +384,20 @@ public static class IngestEngine
     }
 }
 
-/// <summary>Neutralizes cells a spreadsheet would run as formulas (OWASP CSV injection guidance).</summary>
+/// <summary>
+/// Neutralizes cells a spreadsheet would run as formulas (OWASP CSV injection guidance): in rejected.csv, and in
+/// curated parts for string columns.
+/// </summary>
 public static class SpreadsheetSafe
 {
+    /// <summary>What a neutralized cell is prefixed with.</summary>
+    public const char Prefix = '\'';
+
     /// <summary>Prefixes a single quote when the text starts with =, +, -, @, tab or carriage return.</summary>
     public static string Neutralize(string value) =>
-        value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + value : value;
+        value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? Prefix + value : value;
+
+    /// <summary>Whether UTF-8 text starting with <paramref name="first"/> needs neutralizing (the same characters, all ASCII).</summary>
+    public static bool StartsFormula(byte first) =>
+        first is (byte)'=' or (byte)'+' or (byte)'-' or (byte)'@' or (byte)'\t' or (byte)'\r';
 }

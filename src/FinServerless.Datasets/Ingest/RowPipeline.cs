@@ -98,6 +98,22 @@ internal sealed class RowPipeline
         await Task.WhenAll(workers).ConfigureAwait(false);
     }
 
+    /// <summary>Per output column, curated cells written neutralized (columns with none left out).</summary>
+    public SortedDictionary<string, long> NeutralizedCells()
+    {
+        var cells = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        for (var c = 0; c < _contract.Columns.Count; c++)
+        {
+            var count = _workers.Sum(w => w.Formatter.NeutralizedCells[c]);
+            if (count > 0)
+            {
+                cells[_contract.Columns[c].EffectiveOutputName] = count;
+            }
+        }
+
+        return cells;
+    }
+
     /// <summary>The profile of all rows, merged from the workers' in a fixed order.</summary>
     public DatasetProfiler MergedProfiler()
     {
