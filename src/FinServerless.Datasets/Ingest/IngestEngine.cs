@@ -211,7 +211,7 @@ public static class IngestEngine
                 {
                     await output.DeletePrefixAsync(curatedPrefix, cancellationToken).ConfigureAwait(false);
                     var original = RunPaths.CuratedRun(contract.Partner, contract.Dataset, ownerRun ?? "?");
-                    var duplicate = Report(IngestState.Duplicate, FileRejectionRules.DuplicateContent, $"{inputPath}: the same content (sha256 {_sha256}) was already ingested as run {ownerRun}; not curated again.") with { CuratedRun = original };
+                    var duplicate = Report(IngestState.Duplicate, "duplicate_content", $"{inputPath}: the same content (sha256 {_sha256}) was already ingested as run {ownerRun}; not curated again.") with { CuratedRun = original };
                     (_, duplicate) = await WriteReportAsync(duplicate, includeRejected: false, cancellationToken).ConfigureAwait(false);
                     return new IngestOutcome(IngestState.Duplicate, runId, duplicate.Reason, null, duplicate, null, quarantinePrefix + "report.json");
                 }
