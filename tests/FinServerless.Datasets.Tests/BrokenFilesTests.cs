@@ -33,6 +33,7 @@ public sealed class BrokenFilesTests : IDisposable
         { "semicolons-unquoted.csv", "missing_column", ["semicolons-unquoted.csv", "line 1", "'LIMIT_BAL'", "is the delimiter right?"] },
         { "utf16.csv", "malformed", ["utf16.csv", "UTF-16"] },
         { "unterminated.csv", "malformed", ["unterminated.csv", "line 3", "unterminated quote"] },
+        { "unterminated-then-quoted.csv", "malformed", ["unterminated-then-quoted.csv", "line 3:", "unterminated quote"] },
         { "long-line.csv", "malformed", ["long-line.csv", "line 2", "longer than the limit"] },
         { "duplicate-header.csv", "duplicate_header", ["duplicate-header.csv", "line 1", "'AGE' appears in columns 6 and 7"] },
         { "empty.csv", "empty_file", ["empty.csv", "the file is empty"] },
@@ -62,6 +63,12 @@ public sealed class BrokenFilesTests : IDisposable
                 break;
             case "unterminated.csv":
                 File.WriteAllText(path, header + "\n1,20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1\n2,\"120000,2,2,2,26\n");
+                break;
+            case "unterminated-then-quoted.csv":
+                // The quote opened on line 3 pairs with a quote 500 lines later: reported on line 3, quoting nothing.
+                File.WriteAllText(path, header + "\n1,20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1\n2,\"120000,2,2,2,26\n"
+                    + string.Concat(Enumerable.Range(3, 500).Select(i => $"{i},20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1\n"))
+                    + "600,\"Smith, J\",2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1\n");
                 break;
             case "long-line.csv":
                 using (var f = File.Create(path))
@@ -122,6 +129,8 @@ public sealed class BrokenFilesTests : IDisposable
         {
             Assert.Contains(text, outcome.Message);
         }
+
+        Assert.DoesNotContain("Smith", outcome.Message);
 
         Assert.True(File.Exists(Path.Combine(output.Root, outcome.ReportPath!)));
         Assert.False(Directory.Exists(Path.Combine(output.Root, "curated", "demo", "taiwan-credit", outcome.RunId)), "a rejected file leaves no curated output");

@@ -98,11 +98,14 @@ public sealed class CsvReaderTests
     }
 
     [Fact]
-    public void Text_after_a_closing_quote_is_an_error_naming_the_field()
+    public void Text_after_a_closing_quote_is_an_error_naming_the_field_without_quoting_the_text()
     {
-        var error = Assert.Throws<CsvFormatException>(() => ReadAll("a,b\n\"x\"y,2\n"));
+        var error = Assert.Throws<CsvFormatException>(() => ReadAll("a,b\n1,\"x\"Secret,2\n"));
 
-        Assert.Contains("after a closing quote", error.Message);
+        Assert.Equal(2, error.Line);
+        Assert.Contains("after a closing quote in field 2", error.Message);
+        Assert.DoesNotContain("Secret", error.Message);
+        Assert.DoesNotContain("'S'", error.Message);
     }
 
     [Fact]

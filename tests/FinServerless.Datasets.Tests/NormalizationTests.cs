@@ -51,7 +51,9 @@ public sealed class NormalizationTests : IDisposable
         Assert.Equal("L-1,1.00002,1,2026-01-31,1,ann@example.com,0", lines[1]);
         Assert.Equal("L-2; second,-0.4,0,2026-02-01,0,bob@example.com,1", lines[2]);
         Assert.Equal("L-3,2,2,2026-03-15,1,cy@example.com,0", lines[3]);
-        Assert.Equal(["branch"], outcome.Manifest.ExtraColumnsDropped);
+        Assert.Equal(1, outcome.Manifest.ExtraColumns.Count);
+        Assert.Equal([9], outcome.Manifest.ExtraColumns.Positions);
+        Assert.DoesNotContain("branch", File.ReadAllText(Path.Combine(_dir, outcome.ManifestPath!)));
         Assert.DoesNotContain("holder", lines[0]);
         var email = outcome.Manifest.Profile["email"]!;
         Assert.Equal(3, email.Categories!["[pii]"]);

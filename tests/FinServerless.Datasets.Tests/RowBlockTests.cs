@@ -161,6 +161,43 @@ public sealed class RowBlockTests : IDisposable
         }
     }
 
+    private static string Rows(int from, int count) => string.Concat(Enumerable.Range(from, count).Select(i => $"{i},x{i}\n"));
+
+    public static TheoryData<string, int, int> UnclosedQuotes => new()
+    {
+        // At the end of the file.
+        { "a,b\n1,2\n3,\"never closed\n4,5\n", 3, 1 << 20 },
+        { "a,b\r\n1,2\r\n3,\"never closed\r\n4,5\r\n", 3, 1 << 20 },
+        // Closed much later by another field's opening quote.
+        { "a,b\n1,\"ok\"\n3,\"Jane Roe\n" + Rows(4, 2_000) + "9,\"Smith, J\"\n", 3, 1 << 20 },
+        { "a,b\n1,2\n3,\"never closed\n4,5\n6,\"x\"\n7,8\n", 3, 1 << 20 },
+        // Opened on the second line of a row whose first field spans two lines.
+        { "a,b\n1,\"a\nb\",\"open\n" + Rows(4, 200), 3, 1 << 20 },
+        // Still open when the row passes the limit.
+        { "a,b\n1,2\n3,\"open\n" + Rows(4, 2_000), 3, 2_000 },
+        { "a,b\n1,\"a\nb\",\"open\n" + Rows(4, 2_000), 3, 2_000 },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnclosedQuotes))]
+    public void An_unclosed_quote_is_reported_on_the_line_it_opened_by_the_reader_and_the_blocks_alike(string text, int quoteLine, int maxRow)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var expected = Sequential(bytes, maxRow);
+
+        Assert.NotNull(expected.Error);
+        Assert.StartsWith($"t.csv: line {quoteLine}: ", expected.Error);
+        Assert.Contains("unterminated quote", expected.Error);
+        Assert.DoesNotContain("Smith", expected.Error);
+        Assert.DoesNotContain("Jane", expected.Error);
+        foreach (var blockBytes in new[] { 4, 9, 64, 1024, 1 << 20 })
+        {
+            var actual = Blocked(bytes, maxRow, blockBytes, blockBytes);
+            Assert.Equal(expected.Error, actual.Error);
+            Assert.Equal(expected.Rows.Count, actual.Rows.Count);
+        }
+    }
+
     [Fact]
     public void A_row_over_the_limit_is_refused_with_its_line_whether_or_not_it_fits_in_a_block()
     {
@@ -272,7 +309,8 @@ public sealed class RowBlockTests : IDisposable
         Assert.Equal(IngestState.Rejected, outcome.State);
         Assert.Equal("malformed", outcome.Report!.Rule);
         Assert.Contains("line 2001", outcome.Message);
-        Assert.Contains("'x'", outcome.Message);
+        Assert.Contains("field 5", outcome.Message);
+        Assert.DoesNotContain("'x'", outcome.Message);
     }
 
     /// <summary>Returns the bytes in reads of random small sizes, as a network stream may.</summary>

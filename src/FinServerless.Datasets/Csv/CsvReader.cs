@@ -79,6 +79,16 @@ public sealed class CsvReader : IDisposable
     internal static CsvFormatException RowTooLong(string source, long line, int maxRowBytes) =>
         new(source, line, $"a row is longer than the limit of {maxRowBytes:N0} bytes (file.maxLineBytes); the file may lack line breaks, use another delimiter, or have an unterminated quote.");
 
+    /// <summary>The error for a quoted field still open when its row passes the limit, at the line where the quote opened.</summary>
+    internal static CsvFormatException QuoteOpenTooLong(string source, long quoteLine, int maxRowBytes) =>
+        new(source, quoteLine, $"a quoted field opened on this line is still open after the row limit of {maxRowBytes:N0} bytes (file.maxLineBytes): its quote is probably never closed (unterminated quote).");
+
+    /// <summary>
+    /// Whether a quoted field still open after <paramref name="pending"/> bytes of its row is refused. The row
+    /// chunker refuses it at the same point (a row with no end within the limit plus a line break).
+    /// </summary>
+    internal static bool QuoteOpenPastLimit(long pending, int maxRowBytes) => pending > maxRowBytes + 1L;
+
     /// <summary>Number of fields in the current row.</summary>
     public int FieldCount { get; private set; }
 
@@ -225,10 +235,12 @@ public sealed class CsvReader : IDisposable
 
             if (span[pos] == Quote)
             {
-                // Quoted field: find the closing quote, undoing doubled quotes.
+                // Quoted field: find the closing quote, undoing doubled quotes. A quote that never closes is
+                // reported where it opened, not where the file (or the row limit) ends.
                 var contentStart = pos + 1;
                 var i = contentStart;
                 var hasEscapes = false;
+                var quoteLine = _nextLine + newlines;
                 while (true)
                 {
                     var rel = span[i..].IndexOf(Quote);
@@ -236,10 +248,15 @@ public sealed class CsvReader : IDisposable
                     {
                         if (atEof)
                         {
-                            throw new CsvFormatException(_source, _nextLine, "a quoted field is never closed (unterminated quote); the file may be truncated or a quote is missing.");
+                            throw new CsvFormatException(_source, quoteLine, "a quoted field opened on this line is never closed (unterminated quote); the file may be truncated or a quote is missing.");
                         }
 
-                        return CheckLength(span.Length);
+                        if (QuoteOpenPastLimit(span.Length, _maxRowBytes))
+                        {
+                            throw QuoteOpenTooLong(_source, quoteLine, _maxRowBytes);
+                        }
+
+                        return ParseResult.NeedMore;
                     }
 
                     newlines += System.MemoryExtensions.Count(span.Slice(i, rel), Lf);
@@ -298,10 +315,18 @@ public sealed class CsvReader : IDisposable
                     return CheckLength(span.Length);
                 }
 
+                // The text itself is never quoted back (it may be personal data); a likely delimiter is named.
+                var closeLine = _nextLine + newlines;
+                if (closeLine > quoteLine)
+                {
+                    throw new CsvFormatException(_source, quoteLine,
+                        $"a quoted field opened on this line (field {fieldCount}) is closed on line {closeLine:N0} by a quote followed by more text: the quote opened here is probably never closed (unterminated quote), or a quote inside the field is not doubled.");
+                }
+
                 var hint = next is (byte)';' or (byte)'\t' or (byte)'|' or (byte)','
                     ? $" Is the delimiter right? The file seems to use '{(next == (byte)'\t' ? "\\t" : ((char)next).ToString())}' but the contract says '{(char)_delimiter}'."
                     : " Quotes inside a quoted field must be doubled.";
-                throw new CsvFormatException(_source, _nextLine + newlines, $"unexpected character '{(char)next}' after a closing quote in field {fieldCount}.{hint}");
+                throw new CsvFormatException(_source, closeLine, $"unexpected text after a closing quote in field {fieldCount}.{hint}");
             }
 
             var rest = span[pos..];

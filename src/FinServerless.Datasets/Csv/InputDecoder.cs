@@ -1,4 +1,4 @@
-using System.IO.Compression;
+using FinServerless.Datasets.Validation;
 using FinServerless.Storage;
 
 namespace FinServerless.Datasets.Csv;
@@ -9,8 +9,12 @@ namespace FinServerless.Datasets.Csv;
 /// </summary>
 public static class InputDecoder
 {
-    /// <summary>Returns a stream of the file's UTF-8 text (decompressed, without BOM).</summary>
-    public static Stream Open(Stream raw, string compression, string source)
+    /// <summary>
+    /// Returns a stream of the file's UTF-8 text (decompressed, without BOM). Gzip is decompressed within
+    /// <paramref name="limits"/> (the defaults when null): crossing one throws <see cref="FileRejectedException"/>
+    /// with rule <see cref="FileRejectionRules.DecompressionLimit"/>; truncated or corrupt gzip throws <see cref="InvalidDataException"/>.
+    /// </summary>
+    public static Stream Open(Stream raw, string compression, string source, DecompressionLimits? limits = null)
     {
         var peek = new PeekStream(raw);
         var head = peek.Peek(2);
@@ -20,17 +24,11 @@ public static class InputDecoder
             throw new CsvFormatException(source, 1, "the contract says gzip but the file does not start with the gzip signature (1F 8B).");
         }
 
-        Stream text = isGzip && compression != "none" ? new CheckedGzipStream(peek) : peek;
+        Stream text = isGzip && compression != "none" ? new CheckedGzipStream(peek, limits ?? DecompressionLimits.Default, source) : peek;
         var decoded = new PeekStream(text);
-        byte[] start;
-        try
-        {
-            start = decoded.Peek(4096);
-        }
-        catch (InvalidDataException ex)
-        {
-            throw new CsvFormatException(source, 1, $"the gzip data is corrupt ({ex.Message}).");
-        }
+
+        // Corrupt gzip surfaces here as InvalidDataException, as it does later in the file: one rule for both.
+        var start = decoded.Peek(4096);
 
         if (start.Length >= 2 && ((start[0] == 0xFF && start[1] == 0xFE) || (start[0] == 0xFE && start[1] == 0xFF)))
         {
@@ -71,90 +69,6 @@ public static class InputDecoder
         }
 
         return decoded;
-    }
-
-    /// <summary>
-    /// Decompresses gzip and checks the trailer: .NET's GZipStream ends quietly when the compressed data is cut
-    /// short, so the decompressed length is compared with the ISIZE field of the last four bytes.
-    /// </summary>
-    private sealed class CheckedGzipStream : ReadOnlyStream
-    {
-        private readonly TailStream _tail;
-        private readonly GZipStream _gzip;
-        private long _length;
-
-        public CheckedGzipStream(Stream compressed)
-        {
-            _tail = new TailStream(compressed);
-            _gzip = new GZipStream(_tail, CompressionMode.Decompress);
-        }
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            var n = _gzip.Read(buffer, offset, count);
-            _length += n;
-            if (n == 0 && count > 0)
-            {
-                var isize = _tail.LastFour;
-                if (isize is null || isize.Value != (uint)_length)
-                {
-                    throw new InvalidDataException($"the gzip stream ended after {_length:N0} decompressed bytes but its trailer says {(isize?.ToString("N0") ?? "nothing")}: the file is truncated");
-                }
-            }
-
-            return n;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _gzip.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-    }
-
-    /// <summary>Remembers the last four bytes read through it.</summary>
-    private sealed class TailStream(Stream inner) : ReadOnlyStream
-    {
-        private readonly byte[] _last = new byte[4];
-        private long _total;
-
-        public uint? LastFour => _total < 4 ? null : System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_last);
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            var n = inner.Read(buffer, offset, count);
-            if (n >= 4)
-            {
-                Buffer.BlockCopy(buffer, offset + n - 4, _last, 0, 4);
-            }
-            else
-            {
-                for (var i = 0; i < n; i++)
-                {
-                    _last[0] = _last[1];
-                    _last[1] = _last[2];
-                    _last[2] = _last[3];
-                    _last[3] = buffer[offset + i];
-                }
-            }
-
-            _total += n;
-            return n;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
     }
 
     /// <summary>A read-only stream that can look ahead at its first bytes without consuming them.</summary>

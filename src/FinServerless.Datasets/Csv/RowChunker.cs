@@ -70,13 +70,19 @@ internal sealed class RowChunker
                 break;
             }
 
-            cut = LastRowEnd(buffer.AsSpan(0, length));
+            cut = LastRowEnd(buffer.AsSpan(0, length), out var openQuote);
             if (cut > 0)
             {
                 break;
             }
 
-            // Not even one whole row: the row is long. Grow up to the limit, then refuse it.
+            // Not even one whole row: the row is long. Grow up to the limit, then refuse it as the reader
+            // would: a quote still open is reported on the line where it opened.
+            if (openQuote >= 0 && CsvReader.QuoteOpenPastLimit(length, _maxRowBytes))
+            {
+                throw CsvReader.QuoteOpenTooLong(_source, _nextLine + buffer.AsSpan(0, openQuote).Count(Lf), _maxRowBytes);
+            }
+
             if (length > _maxRowBytes + 1L)
             {
                 throw CsvReader.RowTooLong(_source, _nextLine, _maxRowBytes);
@@ -101,9 +107,13 @@ internal sealed class RowChunker
         return cut > 0;
     }
 
-    /// <summary>Where the last complete row of <paramref name="span"/> (which starts at a row) ends; 0 when none does.</summary>
-    private int LastRowEnd(ReadOnlySpan<byte> span)
+    /// <summary>
+    /// Where the last complete row of <paramref name="span"/> (which starts at a row) ends; 0 when none does.
+    /// <paramref name="openQuote"/> is where a quoted field opens that the span does not close (-1 if none).
+    /// </summary>
+    private int LastRowEnd(ReadOnlySpan<byte> span, out int openQuote)
     {
+        openQuote = -1;
         if (span.IndexOf(Quote) < 0)
         {
             return span.LastIndexOf(Lf) + 1;
@@ -139,6 +149,7 @@ internal sealed class RowChunker
                 var rel = span[i..].IndexOf(Quote);
                 if (rel < 0)
                 {
+                    openQuote = pos;
                     return lastEnd;
                 }
 
@@ -211,7 +222,7 @@ internal sealed class RowBlock(int capacity)
     /// <summary>Rows a worker rejected (row numbers relative to the block until the pipeline numbers them).</summary>
     public List<Ingest.RejectedRow> Rejected { get; } = [];
 
-    /// <summary>What stopped parsing at this block (a malformed row, a row over the limit, a corrupt stream).</summary>
+    /// <summary>What stopped parsing at this block (a malformed row, a row over the limit, a corrupt stream, a decompression limit).</summary>
     public Exception? Error { get; set; }
 
     public void Reset(long sequence)

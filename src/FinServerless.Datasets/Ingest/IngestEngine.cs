@@ -102,12 +102,12 @@ public static class IngestEngine
             catch (CsvFormatException ex)
             {
                 await DrainAsync(input).ConfigureAwait(false);
-                return await RejectAsync("malformed", ex.Message, cancellationToken).ConfigureAwait(false);
+                return await RejectAsync(FileRejectionRules.Malformed, ex.Message, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
             {
                 await DrainAsync(input).ConfigureAwait(false);
-                return await RejectAsync("corrupt_compression", $"{inputPath}: the compressed data is truncated or corrupt after {_read:N0} data rows ({ex.Message}); send the file again.", cancellationToken).ConfigureAwait(false);
+                return await RejectAsync(FileRejectionRules.CorruptCompression, $"{inputPath}: the compressed data is truncated or corrupt after {_read:N0} data rows ({ex.Message}); send the file again.", cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -127,13 +127,13 @@ public static class IngestEngine
 
         private async Task<IngestOutcome> ProcessAsync(HashingReadStream input, CancellationToken cancellationToken)
         {
-            var decoded = InputDecoder.Open(input, contract.File.Compression, inputPath);
+            var decoded = InputDecoder.Open(input, contract.File.Compression, inputPath, options.DecompressionLimits);
             using var reader = new CsvReader(decoded, (byte)contract.File.Delimiter[0], contract.File.MaxLineBytes, inputPath);
             if (contract.File.Header)
             {
                 if (!reader.ReadRow())
                 {
-                    throw new FileRejectedException("empty_file", $"{inputPath}: the file is empty; a header row and at least {contract.Rules.MinRows} data row(s) were expected.");
+                    throw new FileRejectedException(FileRejectionRules.EmptyFile, $"{inputPath}: the file is empty; a header row and at least {contract.Rules.MinRows} data row(s) were expected.");
                 }
 
                 _map = HeaderMap.FromHeader(reader, contract, inputPath);
@@ -158,6 +158,12 @@ public static class IngestEngine
             await pipeline.RunAsync(reader.ContinueInBlocks(), inputPath, async batch =>
             {
                 _read += batch.Count;
+                if (_read > options.MaxRows)
+                {
+                    throw new FileRejectedException(FileRejectionRules.MaxRows,
+                        $"{inputPath}: more than {options.MaxRows:N0} data rows, the limit per file (IngestOptions.MaxRows, setting {IngestSettings.MaxRows}); it was not read further. Split it into smaller files, or raise the limit.");
+                }
+
                 _accepted += batch.Accepted;
                 _partRows += batch.Accepted;
                 _part.AppendRows(batch.Curated.Written.Span);
@@ -181,7 +187,7 @@ public static class IngestEngine
 
             if (_read < contract.Rules.MinRows)
             {
-                throw new FileRejectedException("min_rows", $"{inputPath}: {_read:N0} data row(s), fewer than the contract's minimum of {contract.Rules.MinRows:N0}.");
+                throw new FileRejectedException(FileRejectionRules.MinRows, $"{inputPath}: {_read:N0} data row(s), fewer than the contract's minimum of {contract.Rules.MinRows:N0}.");
             }
 
             var share = _read == 0 ? 0 : (double)_rejectedRows / _read;
@@ -189,7 +195,7 @@ public static class IngestEngine
             {
                 var top = _byRule.OrderByDescending(r => r.Value).First();
                 var first = _examples.Count > 0 ? $" First rejected: row {_examples[0].Row} (line {_examples[0].Line}): {_examples[0].Failures[0]}." : string.Empty;
-                throw new FileRejectedException("max_rejected_share",
+                throw new FileRejectedException(FileRejectionRules.MaxRejectedShare,
                     $"{inputPath}: {_rejectedRows:N0} of {_read:N0} rows ({share:P1}) failed validation, more than the contract allows ({contract.Rules.MaxRejectedShare:P1}). Most common rule: {top.Key} ({top.Value:N0}).{first}");
             }
 
@@ -240,7 +246,8 @@ public static class IngestEngine
                 IdColumns = contract.Columns.Where(c => c.Role == ColumnRole.Id).Select(c => c.EffectiveOutputName).ToList(),
                 TargetColumn = contract.Columns.FirstOrDefault(c => c.Role == ColumnRole.Target)?.EffectiveOutputName,
                 Parts = _parts,
-                ExtraColumnsDropped = _map.ExtraColumns,
+                ExtraColumns = _map.ExtraColumns,
+                FormulaCellsNeutralized = pipeline.NeutralizedCells(),
                 QuarantineReport = reportPath,
                 Profile = profile,
                 Drift = drift,
@@ -334,7 +341,7 @@ public static class IngestEngine
             FailuresByRule = new SortedDictionary<string, long>(_byRule, StringComparer.Ordinal),
             FailuresByColumn = new SortedDictionary<string, long>(_byColumn, StringComparer.Ordinal),
             UnexpectedRows = _examples,
-            ExtraColumnsDropped = _map?.ExtraColumns ?? [],
+            ExtraColumns = _map?.ExtraColumns ?? ExtraColumns.None,
         };
 
         private async Task<(string Path, QuarantineReport Report)> WriteReportAsync(QuarantineReport report, bool includeRejected, CancellationToken cancellationToken)
@@ -381,10 +388,20 @@ public static class IngestEngine
     }
 }
 
-/// <summary>Neutralizes cells a spreadsheet would run as formulas (OWASP CSV injection guidance).</summary>
+/// <summary>
+/// Neutralizes cells a spreadsheet would run as formulas (OWASP CSV injection guidance): in rejected.csv, and in
+/// curated parts for string columns.
+/// </summary>
 public static class SpreadsheetSafe
 {
+    /// <summary>What a neutralized cell is prefixed with.</summary>
+    public const char Prefix = '\'';
+
     /// <summary>Prefixes a single quote when the text starts with =, +, -, @, tab or carriage return.</summary>
     public static string Neutralize(string value) =>
-        value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + value : value;
+        value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? Prefix + value : value;
+
+    /// <summary>Whether UTF-8 text starting with <paramref name="first"/> needs neutralizing (the same characters, all ASCII).</summary>
+    public static bool StartsFormula(byte first) =>
+        first is (byte)'=' or (byte)'+' or (byte)'-' or (byte)'@' or (byte)'\t' or (byte)'\r';
 }

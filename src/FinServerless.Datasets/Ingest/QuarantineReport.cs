@@ -11,7 +11,7 @@ public enum IngestState
     Duplicate,
 }
 
-/// <summary>One rejected row, for the report's examples (ids included, values never).</summary>
+/// <summary>One rejected row, for the report's examples: where it is, the rules it broke, and the ids of its id columns that are not PII (no other value).</summary>
 public sealed record UnexpectedRow(long Row, long Line, IReadOnlyDictionary<string, string> Ids, IReadOnlyList<string> Failures);
 
 /// <summary>
@@ -65,8 +65,8 @@ public sealed record QuarantineReport
     /// <summary>Whether rejected.csv stopped before listing every failure.</summary>
     public bool RejectedCsvTruncated { get; init; }
 
-    /// <summary>File columns not in the contract, dropped.</summary>
-    public IReadOnlyList<string> ExtraColumnsDropped { get; init; } = [];
+    /// <summary>File columns not in the contract, dropped: their count and positions (never their names, which are the file's text).</summary>
+    public Validation.ExtraColumns ExtraColumns { get; init; } = Validation.ExtraColumns.None;
 
     /// <summary>The curated run this file duplicates or produced.</summary>
     public string? CuratedRun { get; init; }

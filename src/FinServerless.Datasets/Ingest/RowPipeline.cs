@@ -98,6 +98,22 @@ internal sealed class RowPipeline
         await Task.WhenAll(workers).ConfigureAwait(false);
     }
 
+    /// <summary>Per output column, curated cells written neutralized (columns with none left out).</summary>
+    public SortedDictionary<string, long> NeutralizedCells()
+    {
+        var cells = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        for (var c = 0; c < _contract.Columns.Count; c++)
+        {
+            var count = _workers.Sum(w => w.Formatter.NeutralizedCells[c]);
+            if (count > 0)
+            {
+                cells[_contract.Columns[c].EffectiveOutputName] = count;
+            }
+        }
+
+        return cells;
+    }
+
     /// <summary>The profile of all rows, merged from the workers' in a fixed order.</summary>
     public DatasetProfiler MergedProfiler()
     {
@@ -123,7 +139,7 @@ internal sealed class RowPipeline
                 {
                     more = chunker.Next(block);
                 }
-                catch (Exception ex) when (ex is CsvFormatException or InvalidDataException or EndOfStreamException)
+                catch (Exception ex) when (ex is CsvFormatException or InvalidDataException or EndOfStreamException or FileRejectedException)
                 {
                     // A verdict on the file: it goes in order, behind the rows before it.
                     block.Error = ex;
@@ -164,7 +180,7 @@ internal sealed class RowPipeline
             _processor = new RowProcessor(contract, map);
             Formatter = new CuratedRowFormatter(_processor);
             Profiler = new DatasetProfiler(_processor, reference);
-            _idColumns = Enumerable.Range(0, contract.Columns.Count).Where(i => contract.Columns[i].Role == ColumnRole.Id && _processor.Position(i) >= 0).ToArray();
+            _idColumns = Enumerable.Range(0, contract.Columns.Count).Where(i => contract.Columns[i].Role == ColumnRole.Id && !contract.Columns[i].Pii && _processor.Position(i) >= 0).ToArray();
         }
 
         public CuratedRowFormatter Formatter { get; }
@@ -225,12 +241,13 @@ internal sealed class RowPipeline
                 cells.Add(new RejectedCell(column, f.Rule, f.Detail, f.ColumnIndex >= 0 ? CellForReport(row, f.ColumnIndex) : string.Empty));
             }
 
+            // Ids name the row in the report; an id column flagged PII is left out (rejected.csv masks it).
             var ids = new Dictionary<string, string>();
             if (row.FieldCount == _processor.ExpectedFieldCount)
             {
                 foreach (var c in _idColumns)
                 {
-                    ids[_contract.Columns[c].EffectiveOutputName] = _contract.Columns[c].Pii ? "[pii]" : Truncate(Encoding.UTF8.GetString(row[_processor.Position(c)]));
+                    ids[_contract.Columns[c].EffectiveOutputName] = SpreadsheetSafe.Neutralize(Truncate(Encoding.UTF8.GetString(row[_processor.Position(c)])));
                 }
             }
 

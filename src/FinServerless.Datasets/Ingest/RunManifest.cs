@@ -80,8 +80,14 @@ public sealed record RunManifest
     /// <summary>Parts, in order.</summary>
     public required IReadOnlyList<RunPart> Parts { get; init; }
 
-    /// <summary>File columns not in the contract, dropped.</summary>
-    public IReadOnlyList<string> ExtraColumnsDropped { get; init; } = [];
+    /// <summary>File columns not in the contract, dropped: their count and positions (never their names, which are the file's text).</summary>
+    public Validation.ExtraColumns ExtraColumns { get; init; } = Validation.ExtraColumns.None;
+
+    /// <summary>
+    /// Per output column, curated cells written with a leading apostrophe because a spreadsheet would run them as
+    /// formulas (string values starting with =, +, -, @, tab or CR); columns without any are left out.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> FormulaCellsNeutralized { get; init; } = new Dictionary<string, long>();
 
     /// <summary>Where the rejected rows are, when there are any.</summary>
     public string? QuarantineReport { get; init; }

@@ -10,13 +10,18 @@ public sealed class CuratedRowFormatter
 {
     private readonly RowProcessor _processor;
     private readonly int[] _columns;
+    private readonly long[] _neutralized;
 
     /// <summary>Creates a formatter for the processor's contract.</summary>
     public CuratedRowFormatter(RowProcessor processor)
     {
         _processor = processor;
         _columns = Enumerable.Range(0, processor.Contract.Columns.Count).Where(i => processor.Contract.Columns[i].Role != ColumnRole.Ignore).ToArray();
+        _neutralized = new long[processor.Contract.Columns.Count];
     }
+
+    /// <summary>Per contract column: cells written neutralized so far, because a spreadsheet would run them as formulas.</summary>
+    public IReadOnlyList<long> NeutralizedCells => _neutralized;
 
     /// <summary>The output header names.</summary>
     public IReadOnlyList<string> Header => _columns.Select(i => _processor.Contract.Columns[i].EffectiveOutputName).ToList();
@@ -88,7 +93,16 @@ public sealed class CuratedRowFormatter
                     writer.Field((long)_processor.Numbers[c]);
                     break;
                 default:
-                    writer.Field(row[_processor.Position(c)]);
+                    if (_processor.Neutralized[c])
+                    {
+                        writer.Field((byte)Ingest.SpreadsheetSafe.Prefix, row[_processor.Position(c)]);
+                        _neutralized[c]++;
+                    }
+                    else
+                    {
+                        writer.Field(row[_processor.Position(c)]);
+                    }
+
                     break;
             }
         }

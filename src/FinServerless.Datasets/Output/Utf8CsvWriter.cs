@@ -51,6 +51,38 @@ public sealed class Utf8CsvWriter(int initialCapacity = 1 << 20)
         _length += w;
     }
 
+    /// <summary>Writes <paramref name="prefix"/> (a byte that needs no quoting) and then <paramref name="value"/> as one field, quoting it when needed.</summary>
+    public void Field(byte prefix, ReadOnlySpan<byte> value)
+    {
+        var quoted = value.IndexOfAny((byte)',', (byte)'"', (byte)'\n') >= 0 || value.IndexOf((byte)'\r') >= 0;
+        Separator();
+        Ensure((value.Length * 2) + 3);
+        var span = _buffer.AsSpan(_length);
+        var w = 0;
+        if (quoted)
+        {
+            span[w++] = (byte)'"';
+        }
+
+        span[w++] = prefix;
+        foreach (var b in value)
+        {
+            if (b == (byte)'"')
+            {
+                span[w++] = (byte)'"';
+            }
+
+            span[w++] = b;
+        }
+
+        if (quoted)
+        {
+            span[w++] = (byte)'"';
+        }
+
+        _length += w;
+    }
+
     /// <summary>Writes bytes the caller knows need no quoting (numbers, for example).</summary>
     public void SafeField(ReadOnlySpan<byte> value)
     {

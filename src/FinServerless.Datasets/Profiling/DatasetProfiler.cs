@@ -61,8 +61,10 @@ public sealed class DatasetProfiler
                     if (categorical)
                     {
                         var spec = _processor.Contract.Columns[c];
-                        // PII text is counted, never recorded.
-                        profiler.AddCategory(spec.Pii ? "[pii]" : Encoding.UTF8.GetString(row[_processor.Position(c)]));
+                        // PII text is counted, never recorded; other text is profiled as curated (neutralized).
+                        profiler.AddCategory(spec.Pii ? "[pii]"
+                            : _processor.Neutralized[c] ? Ingest.SpreadsheetSafe.Prefix + Encoding.UTF8.GetString(row[_processor.Position(c)])
+                            : Encoding.UTF8.GetString(row[_processor.Position(c)]));
                     }
                     else
                     {

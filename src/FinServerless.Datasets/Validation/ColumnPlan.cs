@@ -37,6 +37,7 @@ internal sealed class ColumnPlan
         }
 
         VerbatimText = spec.Type is ColumnType.String || (spec.Type is ColumnType.Category && spec.Normalize?.Encode != "ordinal");
+        NeutralizesFormulas = spec.Type is ColumnType.String;
         DateFormat = spec.Format ?? "yyyy-MM-dd";
         if (spec.Allowed is { } allowed)
         {
@@ -129,6 +130,12 @@ internal sealed class ColumnPlan
 
     /// <summary>Whether the curated form of a valid cell of this column is its text (strings, categories not encoded).</summary>
     public readonly bool VerbatimText;
+
+    /// <summary>
+    /// Whether a value that a spreadsheet would run as a formula is written neutralized (string columns; a
+    /// category's values are the contract's own, and numbers such as -5 are numbers).
+    /// </summary>
+    public readonly bool NeutralizesFormulas;
 
     private readonly bool[] _tokenFirstBytes = new bool[256];
 

@@ -4,10 +4,17 @@ using FinServerless.Datasets.Csv;
 
 namespace FinServerless.Datasets.Validation;
 
-/// <summary>Where each contract column is in the file (matched by name, any order), and what is extra.</summary>
+/// <summary>
+/// Where each contract column is in the file (matched by name, any order), and what is extra. The header's own
+/// text is never repeated in a message or a report: a file without its header row has data there, personal data
+/// included. Only the contract's names, positions and counts are.
+/// </summary>
 public sealed class HeaderMap
 {
-    private HeaderMap(int[] positions, int fieldCount, IReadOnlyList<string> extra, IReadOnlyList<string> missingOptional)
+    /// <summary>How many extra columns' positions are kept (their count is always exact).</summary>
+    public const int MaxExtraPositions = 100;
+
+    private HeaderMap(int[] positions, int fieldCount, ExtraColumns extra, IReadOnlyList<string> missingOptional)
     {
         Positions = positions;
         FieldCount = fieldCount;
@@ -21,8 +28,8 @@ public sealed class HeaderMap
     /// <summary>Fields every row must have.</summary>
     public int FieldCount { get; }
 
-    /// <summary>File columns that are not in the contract (reported, dropped).</summary>
-    public IReadOnlyList<string> ExtraColumns { get; }
+    /// <summary>File columns that are not in the contract (reported by position, dropped).</summary>
+    public ExtraColumns ExtraColumns { get; }
 
     /// <summary>Optional contract columns the file lacks.</summary>
     public IReadOnlyList<string> MissingOptionalColumns { get; }
@@ -36,12 +43,14 @@ public sealed class HeaderMap
             names.Add(Encoding.UTF8.GetString(reader[i]).Trim());
         }
 
+        var known = contract.Columns.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < names.Count; i++)
         {
             if (!seen.TryAdd(names[i], i))
             {
-                throw new FileRejectedException("duplicate_header", $"{source}: line {reader.Line}: header name '{names[i]}' appears in columns {seen[names[i]] + 1} and {i + 1}; column names must be unique.");
+                var which = known.Contains(names[i]) ? $"contract column '{names[i]}' appears" : "the same name (not a contract column) appears";
+                throw new FileRejectedException(FileRejectionRules.DuplicateHeader, $"{source}: line {reader.Line}: {which} in columns {seen[names[i]] + 1} and {i + 1} of the header; column names must be unique.");
             }
         }
 
@@ -58,23 +67,39 @@ public sealed class HeaderMap
             }
         }
 
+        var extra = Enumerable.Range(0, names.Count).Where(i => !known.Contains(names[i])).ToList();
         if (missingRequired.Count > 0)
         {
-            var closest = names.Count > 0 ? $" The file's header has: {string.Join(", ", names.Select(n => $"'{n}'"))}." : string.Empty;
-            throw new FileRejectedException("missing_column", $"{source}: line {reader.Line}: required column(s) {string.Join(", ", missingRequired.Select(n => $"'{n}'"))} missing from the header.{(names.Count == 1 ? " (Only one column was found: is the delimiter right?)" : string.Empty)}{closest}");
+            var matched = names.Count - extra.Count;
+            var found = $" The header has {names.Count:N0} field(s), {matched:N0} of them named as contract columns.";
+            var hint = names.Count == 1
+                ? " (Only one column was found: is the delimiter right?)"
+                : matched == 0 ? " Is the first line a header row? The contract says the file has one (file.header)." : string.Empty;
+            throw new FileRejectedException(FileRejectionRules.MissingColumn, $"{source}: line {reader.Line}: required column(s) {string.Join(", ", missingRequired.Select(n => $"'{n}'"))} missing from the header.{found}{hint}");
         }
 
-        var known = contract.Columns.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
-        var extra = names.Where(n => !known.Contains(n)).ToList();
         if (extra.Count > 0 && !contract.Rules.AllowExtraColumns)
         {
-            throw new FileRejectedException("extra_column", $"{source}: line {reader.Line}: column(s) {string.Join(", ", extra.Select(n => $"'{n}'"))} are not in the contract, and the contract does not allow extra columns.");
+            throw new FileRejectedException(FileRejectionRules.ExtraColumn, $"{source}: line {reader.Line}: {extra.Count:N0} header column(s) are not in the contract (at position(s) {Listed(extra)}), and the contract does not allow extra columns.");
         }
 
-        return new HeaderMap(positions, names.Count, extra, missingOptional);
+        return new HeaderMap(positions, names.Count, new ExtraColumns(extra.Count, extra.Take(MaxExtraPositions).Select(i => i + 1).ToList()), missingOptional);
     }
 
     /// <summary>Without a header, columns are taken in contract order.</summary>
     public static HeaderMap ByPosition(DatasetContract contract) =>
-        new(Enumerable.Range(0, contract.Columns.Count).ToArray(), contract.Columns.Count, [], []);
+        new(Enumerable.Range(0, contract.Columns.Count).ToArray(), contract.Columns.Count, ExtraColumns.None, []);
+
+    private static string Listed(List<int> indexes) =>
+        string.Join(", ", indexes.Take(20).Select(i => (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture))) + (indexes.Count > 20 ? ", …" : string.Empty);
+}
+
+/// <summary>
+/// Columns of a file that are not in its contract, dropped: how many, and their 1-based positions in the header
+/// (the first <see cref="HeaderMap.MaxExtraPositions"/>). Their names are not kept: they are the file's text.
+/// </summary>
+public sealed record ExtraColumns(int Count, IReadOnlyList<int> Positions)
+{
+    /// <summary>No extra column.</summary>
+    public static ExtraColumns None { get; } = new(0, []);
 }

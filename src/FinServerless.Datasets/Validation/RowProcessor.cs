@@ -40,6 +40,7 @@ public sealed class RowProcessor
         Integers = new long[_plans.Length];
         Imputed = new bool[_plans.Length];
         Canonical = new bool[_plans.Length];
+        Neutralized = new bool[_plans.Length];
         _decimalSeparator = (byte)contract.File.DecimalSeparator[0];
         _positions = map.Positions;
         _identityLayout = map.FieldCount == _plans.Length
@@ -60,6 +61,12 @@ public sealed class RowProcessor
 
     /// <summary>Per contract column: whether the last row's cell text is already the canonical form of its value.</summary>
     public bool[] Canonical { get; }
+
+    /// <summary>
+    /// Per contract column: whether the last row's cell (a string column's value) starts like a spreadsheet formula
+    /// and is written neutralized (see <see cref="Ingest.SpreadsheetSafe"/>). Set for every string cell with a value.
+    /// </summary>
+    public bool[] Neutralized { get; }
 
     /// <summary>Per contract column: whether the last row's value was imputed.</summary>
     public bool[] Imputed { get; }
@@ -230,10 +237,18 @@ public sealed class RowProcessor
         Imputed[c] = false;
 
         // The curated text of this cell is the cell itself (see CuratedRowFormatter): a canonical number kept
-        // as it is, or text without a carriage return (the only byte a plain row's cell could need quoted for).
-        _verbatim &= plan.VerbatimText
-            ? cell.IndexOf((byte)'\r') < 0
-            : canonical && (!plan.ChangesValues || state == CellState.Special);
+        // as it is, or text without a carriage return (the only byte a plain row's cell could need quoted for)
+        // that does not start like a formula. Sentinels are the contract's own text and stay as declared.
+        if (plan.VerbatimText)
+        {
+            var formula = plan.NeutralizesFormulas && state == CellState.Value && cell.Length > 0 && Ingest.SpreadsheetSafe.StartsFormula(cell[0]);
+            Neutralized[c] = formula;
+            _verbatim &= !formula && cell.IndexOf((byte)'\r') < 0;
+        }
+        else
+        {
+            _verbatim &= canonical && (!plan.ChangesValues || state == CellState.Special);
+        }
     }
 
     private void SetMissing(int c, ColumnPlan plan)
