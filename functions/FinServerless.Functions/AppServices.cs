@@ -22,6 +22,7 @@ public sealed class AppServices : IDisposable
         Blobs = Connection.CreateBlobServiceClient();
         Store = new BlobRunOutput(Blobs);
         Models = new ModelStore(Store);
+        IngestOptions = IngestSettings.Apply(new IngestOptions(), settings.Reader);
         Bands = settings.Get(AppSettings.RiskBands) is { } bands ? RiskBands.Parse(bands, AppSettings.RiskBands) : RiskBands.Default;
         Jobs = settings.Get(AppSettings.TrainingDispatcher) switch
         {
@@ -46,8 +47,8 @@ public sealed class AppServices : IDisposable
     /// <summary>Model versions and champions.</summary>
     public ModelStore Models { get; }
 
-    /// <summary>Ingest limits and settings from the app settings.</summary>
-    public IngestOptions IngestOptions { get; } = new();
+    /// <summary>Ingest limits from the app settings (read at start-up: a bad one fails naming the setting).</summary>
+    public IngestOptions IngestOptions { get; }
 
     /// <summary>Risk bands.</summary>
     public RiskBands Bands { get; }

@@ -18,13 +18,13 @@ public sealed class AppSettings(Func<string, string?> read)
     public const string ScoreMaxBodyBytes = "FINSERVERLESS_SCORE_MAX_BODY_BYTES";
 
     /// <summary>Largest decompressed size of one ingested file, in bytes. Default 50 GiB.</summary>
-    public const string IngestMaxDecompressedBytes = "FINSERVERLESS_INGEST_MAX_DECOMPRESSED_BYTES";
+    public const string IngestMaxDecompressedBytes = Datasets.Ingest.IngestSettings.MaxDecompressedBytes;
 
     /// <summary>Largest decompressed:compressed ratio of one ingested gzip file. Default 200.</summary>
-    public const string IngestMaxExpansionRatio = "FINSERVERLESS_INGEST_MAX_EXPANSION_RATIO";
+    public const string IngestMaxExpansionRatio = Datasets.Ingest.IngestSettings.MaxExpansionRatio;
 
     /// <summary>Largest number of data rows in one ingested file. Default 100,000,000.</summary>
-    public const string IngestMaxRows = "FINSERVERLESS_INGEST_MAX_ROWS";
+    public const string IngestMaxRows = Datasets.Ingest.IngestSettings.MaxRows;
 
     /// <summary>How much a candidate's AUC must exceed the champion's (on the same held-out rows) to be promoted. Default 0.002.</summary>
     public const string PromotionMargin = "FINSERVERLESS_PROMOTION_MARGIN";

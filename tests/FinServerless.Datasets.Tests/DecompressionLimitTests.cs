@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
@@ -144,7 +145,7 @@ public sealed class DecompressionLimitTests : IDisposable
         var peakBefore = process.PeakWorkingSet64;
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
 
-        var outcome = await IngestEngine.RunAsync(input, "inbox-acme/bomb/bomb.csv.gz", Contract, "r-bomb", output, options);
+        var outcome = await IngestEngine.RunAsync(input, "inbox-acme/bomb/bomb.csv.gz", Contract, StorageName.Run("r-bomb"), output, options);
 
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         process.Refresh();
@@ -219,9 +220,9 @@ public sealed class DecompressionLimitTests : IDisposable
         var text = File.ReadAllBytes(DatasetFiles.TaiwanCsv);
         var gz = GzipInputTests.Gzip(text);
 
-        var over = await IngestEngine.RunAsync(new MemoryStream(gz), "over.csv.gz", DatasetFiles.TaiwanContract, "r-over", new FolderRunOutput(Path.Combine(_dir, "over")),
+        var over = await IngestEngine.RunAsync(new MemoryStream(gz), "over.csv.gz", DatasetFiles.TaiwanContract, StorageName.Run("r-over"), new FolderRunOutput(Path.Combine(_dir, "over")),
             new IngestOptions { MaxDecompressedBytes = 1 << 20 });
-        var exact = await IngestEngine.RunAsync(new MemoryStream(gz), "exact.csv.gz", DatasetFiles.TaiwanContract, "r-exact", new FolderRunOutput(Path.Combine(_dir, "exact")),
+        var exact = await IngestEngine.RunAsync(new MemoryStream(gz), "exact.csv.gz", DatasetFiles.TaiwanContract, StorageName.Run("r-exact"), new FolderRunOutput(Path.Combine(_dir, "exact")),
             new IngestOptions { MaxDecompressedBytes = text.Length });
 
         Assert.Equal(IngestState.Rejected, over.State);
@@ -244,7 +245,7 @@ public sealed class DecompressionLimitTests : IDisposable
         Assert.True(csv.Length > 200 * gz.Length, $"{csv.Length:N0} bytes from {gz.Length:N0}");
         Assert.True(csv.Length < DecompressionLimits.RatioFloorBytes);
 
-        var outcome = await IngestEngine.RunAsync(new MemoryStream(gz), "dense.csv.gz", Contract, "r-dense", new FolderRunOutput(_dir));
+        var outcome = await IngestEngine.RunAsync(new MemoryStream(gz), "dense.csv.gz", Contract, StorageName.Run("r-dense"), new FolderRunOutput(_dir));
 
         Assert.Equal(IngestState.Curated, outcome.State);
         Assert.Equal(150_000, outcome.Manifest!.Rows.Accepted);

@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Text;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
@@ -46,7 +47,7 @@ public sealed class FormulaCellsTests : IDisposable
     {
         var contract = DatasetContract.Parse(Encoding.UTF8.GetBytes(ContractJson), "contracts/acme/notes.json");
         var dir = Path.Combine(_dir, name);
-        var outcome = await IngestEngine.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes(csv)), "inbox-acme/notes/f.csv", contract, "r-" + name, new FolderRunOutput(dir), options);
+        var outcome = await IngestEngine.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes(csv)), "inbox-acme/notes/f.csv", contract, StorageName.Run("r-" + name), new FolderRunOutput(dir), options);
         var curated = outcome.Manifest is { } m ? string.Concat(m.Parts.Select(p => File.ReadAllText(Path.Combine(dir, p.Path)))) : string.Empty;
         return (outcome, curated.Split('\n')[..^1]);
     }

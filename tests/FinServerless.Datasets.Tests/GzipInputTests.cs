@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.IO.Compression;
 using System.Text;
 using FinServerless.Datasets.Csv;
@@ -53,7 +54,7 @@ public sealed class GzipInputTests : IDisposable
     {
         // One folder per run: the same curated content in one store would be a duplicate.
         var output = new FolderRunOutput(Path.Combine(_dir, name));
-        return await IngestEngine.RunAsync(new MemoryStream(file), name, DatasetFiles.TaiwanContract, "r-" + name.Replace('.', '-'), output);
+        return await IngestEngine.RunAsync(new MemoryStream(file), name, DatasetFiles.TaiwanContract, StorageName.Run("r-" + name.Replace('.', '-')), output);
     }
 
     private string PartText(IngestOutcome outcome, string name) =>

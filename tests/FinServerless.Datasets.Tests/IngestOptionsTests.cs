@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
 
 namespace FinServerless.Datasets.Tests;
@@ -12,7 +13,7 @@ public sealed class IngestOptionsTests : IDisposable
     private async Task<IngestOutcome> IngestTaiwanAsync(string name, IngestOptions options)
     {
         await using var input = File.OpenRead(DatasetFiles.TaiwanCsv);
-        return await IngestEngine.RunAsync(input, name, DatasetFiles.TaiwanContract, "r-" + name, new FolderRunOutput(Path.Combine(_dir, name)), options with { BlockBytes = 64 * 1024 });
+        return await IngestEngine.RunAsync(input, name, DatasetFiles.TaiwanContract, StorageName.Run("r-" + name), new FolderRunOutput(Path.Combine(_dir, name)), options with { BlockBytes = 64 * 1024 });
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Text;
 using System.Text.Json;
 using FinServerless.Datasets.Contracts;
@@ -38,7 +39,7 @@ public sealed class NoRowContentsTests : IDisposable
     private async Task<IngestOutcome> IngestAsync(string csv, bool allowExtra = true)
     {
         var contract = DatasetContract.Parse(Encoding.UTF8.GetBytes(ContractJson.Replace("ALLOW", allowExtra ? "true" : "false")), "contracts/acme/applicants.json");
-        return await IngestEngine.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes(csv)), "inbox-acme/applicants/f.csv", contract, "r-pii", new FolderRunOutput(_dir));
+        return await IngestEngine.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes(csv)), "inbox-acme/applicants/f.csv", contract, StorageName.Run("r-pii"), new FolderRunOutput(_dir));
     }
 
     /// <summary>Every written object except curated parts (the accepted rows themselves) and rejected.csv.</summary>

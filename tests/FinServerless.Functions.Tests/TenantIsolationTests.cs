@@ -123,6 +123,43 @@ public sealed class TenantIsolationTests(HostileHostFixture fixture) : IClassFix
         return names;
     }
 
+    [Fact]
+    public async Task A_file_whose_first_line_is_personal_data_is_rejected_without_that_line_reaching_the_log_or_the_report()
+    {
+        const string ssn = "078-05-1120";
+        const string name = "Hilda Whitcher-Pryce";
+        var file = $"1,{ssn},{name},50000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1\n2,120000,2,2,2,26,-1,2,0,0,0,2,2682,1725,2682,3272,3455,3261,0,1000,1000,1000,0,2000,1\n";
+        var inbox = fixture.Azurite.Blobs.GetBlobContainerClient("inbox-pii");
+        await inbox.CreateIfNotExistsAsync();
+        var contract = (await File.ReadAllTextAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"))).Replace("\"partner\": \"demo\"", "\"partner\": \"pii\"", StringComparison.Ordinal);
+        await Blobs.GetBlobContainerClient("contracts").GetBlobClient("pii/taiwan-credit.json").UploadAsync(new BinaryData(contract), new BlobUploadOptions());
+        await inbox.GetBlobClient("taiwan-credit/no-header.csv").UploadAsync(new BinaryData(Encoding.UTF8.GetBytes(file)), new BlobUploadOptions());
+
+        var report = await Poll.UntilAsync(
+            async () =>
+            {
+                foreach (var blob in await NamesAsync("quarantine", "pii/taiwan-credit/"))
+                {
+                    if (blob.EndsWith("report.json", StringComparison.Ordinal))
+                    {
+                        return JsonNode.Parse((await Blobs.GetBlobContainerClient("quarantine").GetBlobClient(blob).DownloadContentAsync()).ToMemory().Span) as JsonObject;
+                    }
+                }
+
+                return null;
+            },
+            TimeSpan.FromMinutes(2),
+            "the rejected file's report");
+        await Poll.UntilAsync(async () => { await Task.Yield(); return fixture.Log().Any(l => l.Contains("no-header.csv", StringComparison.Ordinal) && l.Contains("Rejected", StringComparison.Ordinal)) ? [] : null; }, TimeSpan.FromSeconds(30), "the ingest log line");
+
+        Assert.Contains("header", report["reason"]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase);
+        foreach (var text in new[] { report.ToJsonString() }.Concat(fixture.Log()))
+        {
+            Assert.DoesNotContain(ssn, text, StringComparison.Ordinal);
+            Assert.DoesNotContain("Whitcher", text, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
     [InlineData("taiwan-credit/%2e%2e/%2e%2e/inbox-victim/taiwan-credit/secret.csv")]
     [InlineData("taiwan-credit/%2E%2E%2F%2E%2E%2Finbox-victim%2Ftaiwan-credit%2Fsecret.csv")]

@@ -177,7 +177,7 @@ internal static class Verbs
             // Unbuffered: ingest reads in blocks of about a megabyte, which a stream buffer would only copy once more.
             await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
             var contract = DatasetContract.Load(contractPath);
-            var ingest = await IngestEngine.RunAsync(input, file, contract, IngestEngine.RunIdFor($"{Path.GetFullPath(file)}@{new FileInfo(file).Length}", contract), store, new IngestOptions { ContractPath = contractPath }, cancellationToken);
+            var ingest = await IngestEngine.RunAsync(input, file, contract, IngestEngine.RunIdFor($"{Path.GetFullPath(file)}@{new FileInfo(file).Length}", contract), store, Progress(quiet: true) with { ContractPath = contractPath }, cancellationToken);
             if (ingest.State == IngestState.Rejected)
             {
                 Console.Error.WriteLine(ingest.Message);
@@ -267,10 +267,10 @@ internal static class Verbs
         return 0;
     }
 
-    private static IngestOptions Progress(bool quiet) => new()
-    {
-        Progress = quiet ? null : rows => Console.Error.WriteLine($"  … {rows:N0} rows"),
-    };
+    /// <summary>Ingest options: the limits from the environment (FINSERVERLESS_INGEST_*), progress on stderr unless quiet.</summary>
+    private static IngestOptions Progress(bool quiet) => IngestSettings.Apply(
+        new IngestOptions { Progress = quiet ? null : rows => Console.Error.WriteLine($"  … {rows:N0} rows") },
+        Environment.GetEnvironmentVariable);
 
     private static double PeakRssMiB()
     {
