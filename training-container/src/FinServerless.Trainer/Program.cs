@@ -169,6 +169,13 @@ internal static class Program
             cancel.Cancel();
         };
 
+        // SIGTERM (a container job stopped, the dev host shutting down) cancels like Ctrl+C: the status says "cancelled".
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            cancel.Cancel();
+        });
+
         return await TrainerCommand.RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, cancel.Token);
     }
 }

@@ -88,6 +88,58 @@ public sealed class TrainerCommandTests(AzuriteFixture azurite) : IClassFixture<
     }
 
     [Fact]
+    public async Task SIGTERM_cancels_training_and_the_status_says_cancelled()
+    {
+        var root = Path.Combine(_folder.FullName, "store");
+        var run = await TrainingData.IngestAsync(new FolderRunOutput(root), TrainingData.TaiwanCsv, "taiwan-credit");
+        var version = Path.Combine(root, "models", "sigterm", "v1");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "finserverless-train.dll"), "--input", Path.Combine(root, run), "--output", version, "--trainer", "mlp", "--params", "{\"epochs\": 1000, \"patience\": 1000}", "--status", Path.Combine(version, "status.json") })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var process = System.Diagnostics.Process.Start(psi)!;
+        var training = new TaskCompletionSource();
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                output.Enqueue(line);
+                if (line.Contains("phase=train", StringComparison.Ordinal))
+                {
+                    training.TrySetResult();
+                }
+            }
+        };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) { output.Enqueue(line); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await training.Task.WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.Equal(0, Kill(process.Id, 15));
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+
+        Assert.True(process.ExitCode == 130, $"exit code {process.ExitCode}: {string.Join('\n', output)}");
+        using var status = JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(version, "status.json")));
+        Assert.Equal("cancelled", status.RootElement.GetProperty("state").GetString());
+        Assert.False(File.Exists(Path.Combine(version, "manifest.json")), "a cancelled training registers nothing");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    [Fact]
     public async Task Trains_from_blob_storage_through_environment_settings_and_writes_status()
     {
         var store = new BlobRunOutput(azurite.Blobs);
