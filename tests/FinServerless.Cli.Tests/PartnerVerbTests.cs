@@ -217,11 +217,15 @@ public sealed class PartnerVerbTests(AzuriteFixture azurite) : IClassFixture<Azu
         var partner = NewPartner("sas");
         var viaSas = await RunAsync(null, "add", "--partner", partner, "--contract", WriteContract(partner), "--connection", $"BlobEndpoint={azurite.Server.BlobEndpoint};SharedAccessSignature=sv=2025-11-05&sig=x");
         var none = await RunAsync(null, "add", "--partner", partner, "--contract", WriteContract(partner));
+        var malformed = await RunAsync(null, "add", "--partner", partner, "--contract", WriteContract(partner), "--connection", "not a connection string");
 
         Assert.Equal(2, viaSas.Code);
         Assert.Contains("cannot issue another SAS", viaSas.Err);
         Assert.Equal(2, none.Code);
         Assert.Contains("pass --connection STRING or set AzureWebJobsStorage", none.Err);
+        Assert.Equal(2, malformed.Code);
+        Assert.Contains("--connection is not a storage connection string", malformed.Err);
+        Assert.DoesNotContain($"inbox-{partner}", await ContainersAsync());
     }
 
     [Fact]

@@ -135,7 +135,7 @@ internal static class PartnerVerbs
         // Which key signs the SAS follows from the connection: the account key when it has one (Azurite, development),
         // else a user delegation key obtained with the connection's identity (Azure, where shared keys are off).
         var connection = options.GetValueOrDefault("--connection") is { Length: > 0 } text
-            ? StorageConnection.FromConnectionString(text, "--connection")
+            ? ConnectionString(text)
             : Connect(environment);
         var signer = connection.Credential switch
         {
@@ -234,6 +234,18 @@ internal static class PartnerVerbs
         stdout.WriteLine($"  curl -X PUT -H 'x-ms-blob-type: BlockBlob' --data-binary @FILE.csv '{inbox.Uri}/{dataset}/FILE.csv?{sasUri.Query.TrimStart('?')}'");
         stdout.WriteLine("Send the SAS URL over a secure channel: whoever holds it can upload into this inbox until it expires.");
         return 0;
+    }
+
+    private static StorageConnection ConnectionString(string text)
+    {
+        try
+        {
+            return StorageConnection.FromConnectionString(text, "--connection");
+        }
+        catch (FormatException ex)
+        {
+            throw new PartnerUsageException($"--connection is not a storage connection string: {ex.Message}");
+        }
     }
 
     private static StorageConnection Connect(Func<string, string?> environment)
