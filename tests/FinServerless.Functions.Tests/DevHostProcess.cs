@@ -72,11 +72,14 @@ internal sealed class DevHostProcess : IAsyncDisposable
     }
 
     /// <summary>SIGTERM to the host process alone, as docker stop, systemd or kill send it.</summary>
-    public void Terminate()
+    public void Terminate() => Signal(_process.Id, 15);
+
+    /// <summary>Sends <paramref name="signal"/> (15: SIGTERM) to one process.</summary>
+    public static void Signal(int pid, int signal)
     {
-        if (SendSignal(_process.Id, 15) != 0)
+        if (SendSignal(pid, signal) != 0)
         {
-            throw new InvalidOperationException($"kill -TERM {_process.Id} failed with errno {Marshal.GetLastPInvokeError()}");
+            throw new InvalidOperationException($"kill -{signal} {pid} failed with errno {Marshal.GetLastPInvokeError()}");
         }
     }
 

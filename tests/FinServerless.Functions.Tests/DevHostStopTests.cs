@@ -95,6 +95,41 @@ public sealed class DevHostStopTests(AzuriteFixture azurite) : IClassFixture<Azu
     }
 
     [Fact]
+    public async Task SIGTERM_stops_the_azurite_verb_and_the_Azurite_it_started()
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [AppLayout.DevHostDll, "azurite", "--data", Path.Combine(_folder.FullName, "azurite")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(psi)!;
+        var ready = new TaskCompletionSource();
+        process.OutputDataReceived += (_, e) => { if (e.Data?.StartsWith("AzureWebJobsStorage=", StringComparison.Ordinal) == true) { ready.TrySetResult(); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await ready.Task.WaitAsync(TimeSpan.FromMinutes(1));
+            var children = DevHostProcess.Descendants(process.Id);
+            Assert.Contains(children, p => p.Name.StartsWith("node", StringComparison.Ordinal));
+
+            DevHostProcess.Signal(process.Id, 15);
+            await process.WaitForExitAsync().WaitAsync(ExitBound);
+
+            Assert.Equal(0, process.ExitCode);
+            var alive = children.Where(p => DevHostProcess.IsAlive(p.Pid)).ToList();
+            Assert.True(alive.Count == 0, $"still running: {string.Join(", ", alive)}");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task SIGTERM_stops_the_handler_and_the_training_process_it_launched()
     {
         // The local dispatcher starts FINSERVERLESS_TRAINER_COMMAND as a process; here one that would run for ten minutes.
