@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FinServerless.Azurite;
 
 namespace FinServerless.DevHost;
@@ -11,20 +12,45 @@ internal static class CommandLine
           demo [--sample PATH] [--trainer xgboost|mlp|scorecard] [--app DIR]
                                  end-to-end demo on a real sample file: Azurite, the function app under this dev host,
                                  ingest → training over HTTP → champion → NightlyRescore (outputs in .demo/output)
-          start [--app DIR] [--settings FILE] [--port N]
+          start [--app DIR] [--settings FILE] [--port N] [--grace SECONDS]
                                  run the function app like the Functions host, on the storage named by
-                                 AzureWebJobsStorage in local.settings.json (Ctrl+C stops)
+                                 AzureWebJobsStorage in local.settings.json. Ctrl+C or SIGTERM stops it: no new
+                                 work, invocations in flight get --grace seconds (default 10) to finish, then the
+                                 handler and what it started are stopped; exit code 0 (a second signal cancels
+                                 the invocations in flight at once)
           azurite [--data DIR]   start Azurite on free ports and print its connection string until Ctrl+C
         """;
+
+    private static volatile string? _signal;
+    private static volatile DevHostRuntime? _running;
 
     public static async Task<int> RunAsync(string[] args)
     {
         using var cancel = new CancellationTokenSource();
+        void Stop(string signal)
+        {
+            if (_signal is not null)
+            {
+                _running?.CancelInFlight(); // a second signal: no more waiting for invocations in flight
+                return;
+            }
+
+            _signal = signal;
+            cancel.Cancel();
+        }
+
         Console.CancelKeyPress += (_, e) =>
         {
             e.Cancel = true;
-            cancel.Cancel();
+            Stop("SIGINT");
         };
+
+        // SIGTERM (docker stop, systemd, kill, a CI runner) stops as Ctrl+C does, instead of ending the process on the spot.
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            Stop("SIGTERM");
+        });
 
         try
         {
@@ -39,8 +65,9 @@ internal static class CommandLine
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            Console.Error.WriteLine("Cancelled.");
-            return 130;
+            // An interrupted demo: 128 + the signal number, as a shell reports it (130 for SIGINT, 143 for SIGTERM).
+            Console.Error.WriteLine($"Cancelled ({_signal}).");
+            return _signal == "SIGTERM" ? 143 : 130;
         }
         catch (Exception ex) when (ex is InvalidOperationException or FinServerless.Native.NativeLibraryNotFoundException or IOException or Azure.RequestFailedException or TimeoutException or HttpRequestException)
         {
@@ -79,14 +106,42 @@ internal static class CommandLine
         var settings = FunctionApp.LoadSettings(settingsPath);
         var app = Option(args, "--app") ?? Path.Combine(root, "functions", "FinServerless.Functions", "bin", "Release", "net10.0");
         var port = int.TryParse(Option(args, "--port"), out var p) ? p : 7071;
-        await using var host = await DevHostRuntime.StartAsync(new DevHostOptions { AppRoot = app, Settings = settings, Port = port }, cancellationToken);
-        Console.WriteLine($"FinServerless dev host: {host.BaseAddress} (settings {settingsPath}). Ctrl+C stops.");
+        var options = new DevHostOptions { AppRoot = app, Settings = settings, Port = port };
+        if (Option(args, "--grace") is { } grace)
+        {
+            options = options with
+            {
+                StopGracePeriod = double.TryParse(grace, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0 and <= 3600
+                    ? TimeSpan.FromSeconds(seconds)
+                    : throw new InvalidOperationException($"--grace must be a number of seconds from 0 to 3600 (got '{grace}')."),
+            };
+        }
+
+        DevHostRuntime host;
         try
         {
-            await Task.Delay(Timeout.Infinite, cancellationToken);
+            host = await DevHostRuntime.StartAsync(options, cancellationToken);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            Console.WriteLine($"FinServerless dev host: stopped ({_signal}) before it was ready; everything it had started is stopped.");
+            return 0;
+        }
+
+        await using (host)
+        {
+            _running = host;
+            Console.WriteLine($"FinServerless dev host: {host.BaseAddress} (settings {settingsPath}). Ctrl+C or SIGTERM stops.");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            // A requested stop is this command's normal end: exit code 0 once everything it started is stopped.
+            await host.StopAsync(_signal);
         }
 
         return 0;

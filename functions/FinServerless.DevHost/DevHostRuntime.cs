@@ -10,6 +10,7 @@ using FinServerless.Storage.Queues;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace FinServerless.DevHost;
@@ -31,6 +32,12 @@ public sealed record DevHostOptions
 
     /// <summary>Log sink (one line per invocation, trigger and lifecycle event).</summary>
     public Action<string> Log { get; init; } = Console.WriteLine;
+
+    /// <summary>How long a stop waits for invocations in flight to finish before it cancels them.</summary>
+    public TimeSpan StopGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the handler and the processes it started (local training jobs) get after SIGTERM before SIGKILL.</summary>
+    public TimeSpan ChildStopTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>
@@ -42,7 +49,11 @@ public sealed record DevHostOptions
 public sealed class DevHostRuntime : IAsyncDisposable
 {
     private const string WatcherState = "blob-watcher.json";
-    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _stop = new(); // no new work: triggers, pollers and the watcher stop taking it
+    private readonly CancellationTokenSource _abort = new(); // invocations in flight are cancelled (after the grace period)
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _draining;
+    private int _stopping;
     private readonly List<Task> _loops = [];
     private readonly DevHostOptions _options;
     private FunctionApp _app = null!;
@@ -99,7 +110,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
         Log($"function app {_app.Root}: {_app.Functions.Count} functions ({string.Join(", ", _app.Functions.Select(f => $"{f.Name}:{f.TriggerType}"))})");
 
         _handler = await HandlerProcess.StartAsync(_app, _options.Settings, Log, cancellationToken).ConfigureAwait(false);
-        Log($"handler ready on port {_handler.Port}");
+        Log($"handler ready on port {_handler.Port} (pid {_handler.ProcessId})");
         _invoker = new Invoker(_handler, _queues, Setting, Log);
 
         Hub = new StorageTaskHub(_blobs, connection.CreateQueueServiceClient(), _app.DurableOptions(Log));
@@ -107,12 +118,14 @@ public sealed class DevHostRuntime : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedLifetime>(); // signals are the dev host's to handle (StopAsync), not the web server's
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(System.Net.IPAddress.Loopback, _options.Port);
             k.Limits.MaxRequestBodySize = _maxRequestBody;
         });
         _web = builder.Build();
+        _web.Use(RefuseWhileStoppingAsync);
         _web.MapDurableManagementApi(Hub);
         _web.MapPost("/admin/functions/{name}", FireAsync);
         _web.MapGet("/admin/host/status", () => Results.Ok(new { state = "Running", functions = _app.Functions.Select(f => f.Name) }));
@@ -121,7 +134,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
         BaseAddress = new Uri(_web.Urls.First().Replace("localhost", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
         Log($"listening on {BaseAddress} (/api/*, /admin/functions/{{name}}, /runtime/webhooks/durabletask/*)");
 
-        _loops.Add(Hub.RunAsync(InvokeOrchestratorAsync, InvokeActivityAsync, _stop.Token));
+        _loops.Add(Hub.RunAsync(InvokeOrchestratorAsync, InvokeActivityAsync, _stop.Token, _abort.Token));
         foreach (var f in _app.Functions.Where(f => f.TriggerType == "queueTrigger"))
         {
             _loops.Add(Task.Run(() => QueueLoopAsync(f, _stop.Token)));
@@ -187,7 +200,8 @@ public sealed class DevHostRuntime : IAsyncDisposable
             };
             var data = new JsonObject { [FunctionDefinition.Get(trigger, "name")!] = req };
             AddDurableClients(f, data);
-            var result = await _invoker.InvokeAsync(f, data, new JsonObject(parameters.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value)))), http.RequestAborted).ConfigureAwait(false);
+            using var invocation = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, _abort.Token);
+            var result = await _invoker.InvokeAsync(f, data, new JsonObject(parameters.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value)))), invocation.Token).ConfigureAwait(false);
             if (!result.Succeeded)
             {
                 // As the Functions host does: the cause goes to the log, never into the response.
@@ -290,7 +304,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
             [FunctionDefinition.Get(f.Trigger, "name")!] = f.TriggerType == "timerTrigger" ? TimerInfo(false) : Invoker.DoubleEncoded(input ?? string.Empty),
         };
         AddDurableClients(f, data);
-        _ = Task.Run(() => _invoker.InvokeAsync(f, data, null, _stop.Token));
+        _ = Task.Run(() => _invoker.InvokeAsync(f, data, null, _abort.Token));
         return Results.Accepted();
     }
 
@@ -356,7 +370,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
                 }
 
                 idle = TimeSpan.FromMilliseconds(100);
-                await Task.WhenAll(messages.Select(m => HandleMessageAsync(f, queue, poison, m, maxDequeue, retryAfter, cancellationToken))).ConfigureAwait(false);
+                await Task.WhenAll(messages.Select(m => HandleMessageAsync(f, queue, poison, m, maxDequeue, retryAfter, _abort.Token))).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -382,7 +396,27 @@ public sealed class DevHostRuntime : IAsyncDisposable
             ["ExpirationTime"] = Invoker.DoubleEncoded(message.ExpiresOn.ToString("o")),
             ["NextVisibleTime"] = Invoker.DoubleEncoded(message.NextVisibleOn.ToString("o")),
         };
-        var result = await _invoker.InvokeAsync(f, data, metadata, cancellationToken).ConfigureAwait(false);
+        InvocationResult result;
+        try
+        {
+            result = await _invoker.InvokeAsync(f, data, metadata, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled by a stop: hand the message back now rather than when its visibility runs out.
+            try
+            {
+                await queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, TimeSpan.Zero, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                Log($"stopping: message {message.MessageId} of '{queue.Name}' handed back to the queue for the next host");
+            }
+            catch (Azure.RequestFailedException)
+            {
+                // Its hold ran out meanwhile; it reappears anyway.
+            }
+
+            throw;
+        }
+
         if (result.Succeeded)
         {
             await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);
@@ -427,7 +461,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
 
             var data = new JsonObject { [FunctionDefinition.Get(f.Trigger, "name")!] = TimerInfo(false) };
             AddDurableClients(f, data);
-            await _invoker.InvokeAsync(f, data, null, cancellationToken).ConfigureAwait(false);
+            await _invoker.InvokeAsync(f, data, null, _abort.Token).ConfigureAwait(false);
         }
     }
 
@@ -512,28 +546,141 @@ public sealed class DevHostRuntime : IAsyncDisposable
         },
     };
 
+    // ---- Stopping ------------------------------------------------------------------------------------------
+
+    /// <summary>While stopping, the front door takes no new work (503); the durable API stays up for the invocations still running.</summary>
+    private async Task RefuseWhileStoppingAsync(HttpContext http, RequestDelegate next)
+    {
+        if (_draining && !http.Request.Path.StartsWithSegments("/runtime/webhooks/durabletask", StringComparison.OrdinalIgnoreCase))
+        {
+            http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            http.Response.Headers.RetryAfter = "10";
+            http.Response.Headers.Connection = "close";
+            await http.Response.WriteAsJsonAsync(new { error = "The dev host is stopping and takes no new work." }, http.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        await next(http).ConfigureAwait(false);
+    }
+
+    /// <summary>Cancels the invocations in flight now instead of at the end of the grace period (a second Ctrl+C or SIGTERM).</summary>
+    public void CancelInFlight()
+    {
+        if (!_abort.IsCancellationRequested)
+        {
+            Log("cancelling the invocations in flight now");
+            _abort.Cancel();
+        }
+    }
+
+    /// <summary>
+    /// Stops the host: takes no new work (HTTP 503, queue and timer triggers, inbox watcher and durable dispatchers
+    /// stop taking it), lets the invocations in flight finish for up to <see cref="DevHostOptions.StopGracePeriod"/>
+    /// and then cancels them (queue messages go back to their queue, durable work reappears for the next host), stops
+    /// the front door, then the handler and every process it started (SIGTERM, then SIGKILL after
+    /// <see cref="DevHostOptions.ChildStopTimeout"/>). Safe to call more than once; later calls wait for the first.
+    /// </summary>
+    public async Task StopAsync(string? reason = null)
+    {
+        if (Interlocked.Exchange(ref _stopping, 1) == 1)
+        {
+            await _stopped.Task.ConfigureAwait(false);
+            return;
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            _draining = true;
+            var grace = _options.StopGracePeriod;
+            Log($"stopping{(reason is null ? string.Empty : $" ({reason})")}: taking no new work; waiting up to {grace.TotalSeconds:0.#} s for {_invoker?.InFlight ?? 0} invocation(s) in flight");
+            await _stop.CancelAsync().ConfigureAwait(false);
+            if (await DrainAsync(grace).ConfigureAwait(false))
+            {
+                Log("stopping: nothing left in flight");
+            }
+            else
+            {
+                Log($"stopping: grace period of {grace.TotalSeconds:0.#} s over; cancelling {_invoker?.InFlight ?? 0} invocation(s) still running");
+            }
+
+            await _abort.CancelAsync().ConfigureAwait(false);
+            if (!await DrainAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false))
+            {
+                Log($"stopping: {_invoker?.InFlight ?? 0} invocation(s) did not end after cancellation; the handler is stopped under them");
+            }
+
+            if (_web is not null)
+            {
+                using var web = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                try
+                {
+                    await _web.StopAsync(web.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                await _web.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (_handler is not null)
+            {
+                Log($"stopping: {await _handler.StopAsync(_options.ChildStopTimeout).ConfigureAwait(false)}");
+                await _handler.DisposeAsync().ConfigureAwait(false);
+            }
+
+            Log($"stopped in {clock.Elapsed.TotalSeconds:0.0} s");
+        }
+        finally
+        {
+            _stopped.TrySetResult();
+        }
+    }
+
+    /// <summary>Waits for the trigger loops to end and the invocations in flight to be answered; false when <paramref name="within"/> ran out first.</summary>
+    private async Task<bool> DrainAsync(TimeSpan within)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            await Task.WhenAll(_loops).WaitAsync(within).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or Azure.RequestFailedException or HttpRequestException or IOException or InvalidOperationException)
+        {
+            // A loop ended cancelled or failed; what it held reappears for the next host.
+        }
+
+        while (_invoker is { InFlight: > 0 })
+        {
+            if (clock.Elapsed >= within)
+            {
+                return false;
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    /// <summary>The front door's host lifetime: no console or signal handling of its own (the default would swallow SIGTERM and stop only the web server).</summary>
+    private sealed class EmbeddedLifetime : Microsoft.Extensions.Hosting.IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
-        {
-        }
-
-        if (_web is not null)
-        {
-            await _web.DisposeAsync().ConfigureAwait(false);
-        }
-
-        if (_handler is not null)
-        {
-            await _handler.DisposeAsync().ConfigureAwait(false);
-        }
-
+        await StopAsync().ConfigureAwait(false);
         _stop.Dispose();
+        _abort.Dispose();
     }
 }

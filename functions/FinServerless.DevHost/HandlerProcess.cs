@@ -29,6 +29,9 @@ public sealed class HandlerProcess : IAsyncDisposable
     /// <summary>Whether the process has exited.</summary>
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The handler's process id.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>Starts the handler and waits until it answers (60 s at most).</summary>
     public static async Task<HandlerProcess> StartAsync(FunctionApp app, IReadOnlyDictionary<string, string> settings, Action<string> log, CancellationToken cancellationToken)
     {
@@ -84,14 +87,49 @@ public sealed class HandlerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops the handler and every process it started (local training jobs, for example): SIGTERM to all of them,
+    /// <paramref name="grace"/> to exit, then SIGKILL. Returns a line saying what was stopped and how.
+    /// </summary>
+    public async Task<string> StopAsync(TimeSpan grace)
+    {
+        if (_process.HasExited)
+        {
+            return $"the handler (pid {_process.Id}) had already exited with code {_process.ExitCode}";
+        }
+
+        if (!ProcessTree.Supported)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().ConfigureAwait(false);
+            return $"killed the handler (pid {_process.Id}) and the processes it started";
+        }
+
+        // Snapshot first: once the handler is gone, what it started is no longer its child.
+        var tree = ProcessTree.Snapshot(_process.Id);
+        var killed = await ProcessTree.StopAsync(tree, grace).ConfigureAwait(false);
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return $"the handler (pid {_process.Id}) did not exit, even after SIGKILL";
+        }
+
+        var started = tree.Skip(1).ToList();
+        return $"stopped the handler (pid {_process.Id}, exit code {_process.ExitCode})" +
+               (started.Count == 0 ? string.Empty : $" and {started.Count} process(es) it started ({string.Join(", ", started)})") +
+               (killed.Count == 0 ? $"; all exited on SIGTERM" : $"; SIGKILL after {grace.TotalSeconds:0.#} s for {string.Join(", ", killed)}");
+    }
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
         if (!_process.HasExited)
         {
-            _process.Kill(entireProcessTree: false);
-            await _process.WaitForExitAsync().ConfigureAwait(false);
+            await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
 
         _process.Dispose();

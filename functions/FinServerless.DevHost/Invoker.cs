@@ -25,8 +25,26 @@ public sealed class Invoker(HandlerProcess handler, QueueServiceClient queues, F
     /// <summary>The host's encoding of a string binding value: a JSON string literal, itself sent as a JSON string.</summary>
     public static JsonNode DoubleEncoded(string value) => JsonValue.Create(JsonSerializer.Serialize(value))!;
 
+    private int _inFlight;
+
+    /// <summary>Invocations sent to the handler and not answered yet.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
     /// <summary>Invokes <paramref name="function"/> with trigger data and metadata.</summary>
     public async Task<InvocationResult> InvokeAsync(FunctionDefinition function, JsonObject data, JsonObject? metadata, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            return await InvokeCoreAsync(function, data, metadata, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task<InvocationResult> InvokeCoreAsync(FunctionDefinition function, JsonObject data, JsonObject? metadata, CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid();
         metadata ??= [];

@@ -56,11 +56,24 @@ public sealed class AppSettings(Func<string, string?> read)
     /// <summary>Seconds between TrainModel's checks of a running job. Default 30.</summary>
     public const string TrainingPollSeconds = "FINSERVERLESS_TRAINING_POLL_SECONDS";
 
+    /// <summary>Fewest labelled rows TrainModel trains on (checked on the curated run, and by the trainer, which gets it). Default 1,000.</summary>
+    public const string TrainMinRows = Training.DataMinimums.TrainMinRowsSetting;
+
+    /// <summary>Fewest rows of each class (defaults and non-defaults) TrainModel trains on (checked by the trainer). Default 50.</summary>
+    public const string TrainMinClassRows = Training.DataMinimums.TrainMinClassRowsSetting;
+
+    /// <summary>Fewest held-out rows on which EvaluateCandidate decides a promotion; below it the champion stays. Default 200.</summary>
+    public const string PromotionMinRows = Training.DataMinimums.PromotionMinRowsSetting;
+
+    /// <summary>Fewest held-out rows of each class on which EvaluateCandidate decides a promotion; below it the champion stays. Default 50.</summary>
+    public const string PromotionMinClassRows = Training.DataMinimums.PromotionMinClassRowsSetting;
+
     /// <summary>Every setting name above (for documentation and the deployment test).</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         Storage, ScoreMaxRows, ScoreMaxBodyBytes, IngestMaxDecompressedBytes, IngestMaxExpansionRatio, IngestMaxRows, PromotionMargin, RescoreSchedule, RiskBands, TrainingDispatcher, TrainerCommand,
         TrainingJobResourceId, ManagedIdentityClientId, TrainingDevice, TrainingTimeoutMinutes, TrainingPollSeconds,
+        TrainMinRows, TrainMinClassRows, PromotionMinRows, PromotionMinClassRows,
     ];
 
     /// <summary>A raw setting.</summary>

@@ -74,6 +74,20 @@ public sealed partial class BicepTests
     }
 
     [Fact]
+    public void Every_setting_the_app_reads_is_in_the_sample_settings_and_the_README()
+    {
+        var sample = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryLayout.Root, "local.settings.sample.json"))).RootElement.GetProperty("Values");
+        var readme = File.ReadAllText(Path.Combine(RepositoryLayout.Root, "README.md"));
+        var read = SettingsTheAppReads();
+        Assert.Contains(AppSettings.PromotionMinClassRows, read);
+
+        var notInSample = read.Where(n => !sample.TryGetProperty(n, out _)).ToList();
+        var notInReadme = read.Where(n => !readme.Contains($"`{n}`", StringComparison.Ordinal)).ToList();
+        Assert.True(notInSample.Count == 0, $"local.settings.sample.json does not list: {string.Join(", ", notInSample)}");
+        Assert.True(notInReadme.Count == 0, $"README.md does not document: {string.Join(", ", notInReadme)}");
+    }
+
+    [Fact]
     public void The_training_job_gets_the_storage_identity_the_trainer_reads()
     {
         var job = File.ReadAllText(Path.Combine(Infra, "app", "training-job.bicep"));

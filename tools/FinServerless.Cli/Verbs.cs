@@ -26,7 +26,7 @@ internal static class Verbs
               score a curated run in DIR (the layout ingest writes) with a registered model (DIR/models/...)
           score --root DIR --file PATH --contract PATH --model NAME@VERSION [--json]
               ingest a raw file into DIR first, then score the curated run
-        """;
+        """ + "\n" + PartnerVerbs.Usage;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -43,6 +43,7 @@ internal static class Verbs
             {
                 "ingest" => await IngestAsync(new Options(args[1..]), cancel.Token),
                 "score" => await ScoreAsync(new Options(args[1..]), cancel.Token),
+                "partner" => await PartnerVerbs.RunAsync(args[1..], Console.Out, Console.Error, Environment.GetEnvironmentVariable, cancel.Token),
                 null or "-h" or "--help" or "help" => Print(0, Usage),
                 var verb => Print(2, $"Unknown verb '{verb}'.\n\n{Usage}"),
             };

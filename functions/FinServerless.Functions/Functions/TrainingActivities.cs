@@ -19,6 +19,7 @@ public static class TrainingActivities
         var latest = await app.LatestRunAsync(StorageName.Partner(input.Partner), StorageName.Dataset(input.Dataset), cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"No curated run exists for partner '{input.Partner}' and dataset '{input.Dataset}'; ingest a file into inbox-{input.Partner}/{input.Dataset}/ first.");
         var (path, run) = latest;
+        TrainingGuards.RequireTrainingRows(app, path, run.Rows.Accepted);
         var model = StorageName.Model(input.Model ?? $"{input.Dataset}-{input.Trainer}").Value;
         var version = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..6];
         return new PreparedTraining(
@@ -48,6 +49,8 @@ public static class TrainingActivities
         {
             environment["FINSERVERLESS_TRAIN_PARAMS"] = job.ParamsJson;
         }
+
+        TrainingGuards.AddTrainerSettings(app, environment);
 
         return app.Jobs.StartAsync(new TrainingJobSpec($"{job.Model}-{job.Version}", environment), cancellationToken);
     }
@@ -95,13 +98,18 @@ public static class TrainingActivities
         var (holdout, _) = TrainingJob.ParseValidation(job.Validation);
         var (_, testRows) = Folds.Split(table.Y, Enumerable.Range(0, table.Rows).ToArray(), holdout, job.Seed);
         var test = table.Subset(testRows);
+        var belowMinimum = TrainingGuards.PromotionMinimumNotMet(app, test, job.RunManifest);
         var candidateAuc = await AucAsync(app, candidate, test, cancellationToken).ConfigureAwait(false);
 
         var champion = await app.Models.GetChampionAsync(candidateRef.Model, cancellationToken).ConfigureAwait(false);
         PromotionDecision decision;
-        if (champion is null)
+        if (belowMinimum is not null)
         {
-            decision = new(job.Model, job.Version, candidateAuc, null, null, margin, true, "no champion yet: the first candidate becomes champion", test.Rows);
+            decision = TrainingGuards.NoPromotion(job, candidateAuc, champion?.Version, margin, belowMinimum, test);
+        }
+        else if (champion is null)
+        {
+            decision = new(job.Model, job.Version, candidateAuc, null, null, margin, true, "no champion yet: the first candidate becomes champion", test.Rows, test.Positives);
         }
         else
         {
@@ -113,7 +121,7 @@ public static class TrainingActivities
             var reason = championAuc is null
                 ? $"the champion {champion.Version} needs features this data lacks; the candidate replaces it"
                 : string.Create(CultureInfo.InvariantCulture, $"candidate AUC {candidateAuc:0.0000} vs champion {champion.Version} {championAuc:0.0000} on the same {test.Rows:N0} held-out rows: {(promote ? "wins" : "does not win")} by the margin {margin}");
-            decision = new(job.Model, job.Version, candidateAuc, champion.Version, championAuc, margin, promote, reason, test.Rows);
+            decision = new(job.Model, job.Version, candidateAuc, champion.Version, championAuc, margin, promote, reason, test.Rows, test.Positives);
         }
 
         await app.Store.WriteAsync(StorageLayout.ModelFile(candidateRef.Model, candidateRef.Version!, "promotion.json"), JsonSerializer.SerializeToUtf8Bytes(decision, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);

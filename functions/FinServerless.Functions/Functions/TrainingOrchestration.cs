@@ -44,9 +44,13 @@ public sealed record JobQuery(string ExecutionId, string Model, string Version);
 /// <summary>A job's state and the trainer's latest progress line.</summary>
 public sealed record TrainingJobStatus(string State, string? Line, string? Detail);
 
-/// <summary>The promotion decision, with both scores on the same held-out rows.</summary>
+/// <summary>
+/// The promotion decision, with both scores on the same held-out rows; <paramref name="BelowMinimum"/> names the
+/// promotion minimum those rows missed, if any (then no promotion). The candidate's AUC is null only when they lack a class.
+/// </summary>
 public sealed record PromotionDecision(
-    string Model, string Version, double CandidateAuc, string? ChampionVersion, double? ChampionAuc, double Margin, bool Promote, string Reason, int EvaluationRows);
+    string Model, string Version, double? CandidateAuc, string? ChampionVersion, double? ChampionAuc, double Margin, bool Promote, string Reason, int EvaluationRows,
+    int? EvaluationPositives = null, Training.MinimumNotMet? BelowMinimum = null);
 
 /// <summary>
 /// TrainModel: prepare the data → dispatch the training container job → watch it with durable timers (custom status
@@ -79,7 +83,17 @@ public static class TrainingOrchestration
     {
         var input = context.GetInput<TrainModelInput>() ?? throw new ArgumentException("TrainModel needs an input.");
         context.SetCustomStatus(new { phase = "preparing" });
-        var prepared = await context.CallActivityAsync<PreparedTraining>("PrepareTraining", input);
+        PreparedTraining prepared;
+        try
+        {
+            prepared = await context.CallActivityAsync<PreparedTraining>("PrepareTraining", input);
+        }
+        catch (TaskFailedException ex)
+        {
+            context.SetCustomStatus(new { phase = "failed", step = "preparing", reason = ex.FailureDetails.ErrorMessage });
+            throw;
+        }
+
         var id = $"{prepared.Model}@{prepared.Version}";
         var started = context.CurrentUtcDateTime;
         var execution = await context.CallActivityAsync<string>("DispatchTrainingJob", prepared);
@@ -97,6 +111,7 @@ public static class TrainingOrchestration
 
             if (status.State == "failed")
             {
+                context.SetCustomStatus(new { phase = "failed", step = "training", model = id, execution, reason = status.Detail, progress = status.Line });
                 throw new InvalidOperationException($"Training job {execution} for {id} failed: {status.Detail}");
             }
 
@@ -120,7 +135,7 @@ public static class TrainingOrchestration
             rescore = await context.CallSubOrchestratorAsync<RescoreResult>("RescorePortfolio", new RescoreInput([prepared.Model]));
         }
 
-        context.SetCustomStatus(new { phase = "done", model = id, promoted = decision.Promote });
+        context.SetCustomStatus(new { phase = "done", model = id, promoted = decision.Promote, reason = decision.Reason });
         return new { model = id, curatedRun = prepared.RunManifest, execution, decision, rescore };
     }
 }

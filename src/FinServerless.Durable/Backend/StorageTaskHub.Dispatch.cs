@@ -18,19 +18,27 @@ public sealed partial class StorageTaskHub
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (StoredInstance Instance, ETag ETag)> _committed = new();
 
     /// <summary>Runs both dispatchers until cancelled. Work left unfinished reappears for the next host.</summary>
-    public async Task RunAsync(OrchestratorInvoker orchestrators, ActivityInvoker activities, CancellationToken cancellationToken)
+    public Task RunAsync(OrchestratorInvoker orchestrators, ActivityInvoker activities, CancellationToken cancellationToken) =>
+        RunAsync(orchestrators, activities, cancellationToken, cancellationToken);
+
+    /// <summary>
+    /// Runs both dispatchers until <paramref name="stopping"/> is cancelled: then no new message is taken, and the call
+    /// returns once the episodes and activities already taken have finished (their results committed and sent), or
+    /// have been cancelled by <paramref name="aborting"/>. Work left unfinished reappears for the next host.
+    /// </summary>
+    public async Task RunAsync(OrchestratorInvoker orchestrators, ActivityInvoker activities, CancellationToken stopping, CancellationToken aborting)
     {
-        await CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        await CreateIfNotExistsAsync(stopping).ConfigureAwait(false);
         var loops = new[]
         {
-            PollAsync(_control, _options.OrchestrationConcurrency, batch => DispatchOrchestrationsAsync(batch, orchestrators, cancellationToken), cancellationToken),
-            PollAsync(_workItems, _options.ActivityConcurrency, batch => DispatchActivitiesAsync(batch, activities, cancellationToken), cancellationToken),
+            PollAsync(_control, _options.OrchestrationConcurrency, batch => DispatchOrchestrationsAsync(batch, orchestrators, aborting), stopping),
+            PollAsync(_workItems, _options.ActivityConcurrency, batch => DispatchActivitiesAsync(batch, activities, aborting), stopping),
         };
         try
         {
             await Task.WhenAll(loops).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested || aborting.IsCancellationRequested)
         {
         }
     }
@@ -39,45 +47,61 @@ public sealed partial class StorageTaskHub
     {
         var idle = TimeSpan.FromMilliseconds(10);
         var inFlight = new List<Task>();
-        while (!cancellationToken.IsCancellationRequested)
+        try
         {
-            foreach (var failed in inFlight.Where(t => t.IsFaulted))
+            while (!cancellationToken.IsCancellationRequested)
             {
-                // The batch's messages reappear after their visibility timeout; say why they were not finished.
-                _options.Log?.Invoke($"durable: a {queue.Name} batch failed and will be retried: {failed.Exception?.GetBaseException().Message}");
-            }
+                foreach (var failed in inFlight.Where(t => t.IsFaulted))
+                {
+                    // The batch's messages reappear after their visibility timeout; say why they were not finished.
+                    _options.Log?.Invoke($"durable: a {queue.Name} batch failed and will be retried: {failed.Exception?.GetBaseException().Message}");
+                }
 
-            inFlight.RemoveAll(t => t.IsCompleted);
-            if (inFlight.Count >= concurrency)
-            {
-                await Task.WhenAny(inFlight).ConfigureAwait(false);
-                continue;
-            }
+                inFlight.RemoveAll(t => t.IsCompleted);
+                if (inFlight.Count >= concurrency)
+                {
+                    await Task.WhenAny(inFlight).ConfigureAwait(false);
+                    continue;
+                }
 
-            IReadOnlyList<QueueMessage> batch;
-            try
-            {
-                batch = await queue.ReceiveMessagesAsync(32, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false);
-            }
-            catch (RequestFailedException ex)
-            {
-                _options.Log?.Invoke($"durable: receiving from {queue.Name} failed ({ex.Status} {ex.ErrorCode}); retrying");
-                await Task.Delay(_options.MaxPollInterval, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
+                IReadOnlyList<QueueMessage> batch;
+                try
+                {
+                    batch = await queue.ReceiveMessagesAsync(32, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false);
+                }
+                catch (RequestFailedException ex)
+                {
+                    _options.Log?.Invoke($"durable: receiving from {queue.Name} failed ({ex.Status} {ex.ErrorCode}); retrying");
+                    await Task.Delay(_options.MaxPollInterval, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
 
-            if (batch.Count == 0)
-            {
-                await Task.Delay(idle, cancellationToken).ConfigureAwait(false);
-                idle = TimeSpan.FromMilliseconds(Math.Min(idle.TotalMilliseconds * 2, _options.MaxPollInterval.TotalMilliseconds));
-                continue;
-            }
+                if (batch.Count == 0)
+                {
+                    await Task.Delay(idle, cancellationToken).ConfigureAwait(false);
+                    idle = TimeSpan.FromMilliseconds(Math.Min(idle.TotalMilliseconds * 2, _options.MaxPollInterval.TotalMilliseconds));
+                    continue;
+                }
 
-            idle = TimeSpan.FromMilliseconds(10);
-            inFlight.Add(Task.Run(() => dispatch(batch), CancellationToken.None));
+                idle = TimeSpan.FromMilliseconds(10);
+                inFlight.Add(Task.Run(() => dispatch(batch), CancellationToken.None));
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped taking messages.
         }
 
-        await Task.WhenAll(inFlight).ConfigureAwait(false);
+        // The batches already taken finish first (or are cancelled by their own token); what they leave unfinished
+        // reappears for the next host when its visibility runs out.
+        try
+        {
+            await Task.WhenAll(inFlight).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested)
+        {
+            _options.Log?.Invoke($"durable: stopped with {queue.Name} work unfinished, which will be retried: {ex.GetBaseException().Message}");
+        }
     }
 
     private async Task DispatchActivitiesAsync(IReadOnlyList<QueueMessage> batch, ActivityInvoker activities, CancellationToken cancellationToken)

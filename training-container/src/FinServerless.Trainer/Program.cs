@@ -28,6 +28,8 @@ public static class TrainerCommand
         ("--threads", "FINSERVERLESS_TRAIN_THREADS", "engine threads (default: the engine's choice)"),
         ("--features", "FINSERVERLESS_TRAIN_FEATURES", "comma-separated features (default: every column but ids and the target)"),
         ("--status", "FINSERVERLESS_TRAIN_STATUS", "where to write status JSON as training goes (same forms as --output, for example blob://models/{name}/{version}/status.json)"),
+        ("--min-rows", DataMinimums.TrainMinRowsSetting, "fewest labelled rows to train on (default 1000; 0: no minimum); fewer is bad input"),
+        ("--min-class-rows", DataMinimums.TrainMinClassRowsSetting, "fewest rows of each class, defaults and non-defaults (default 50; 0: no minimum); fewer is bad input"),
     ];
 
     /// <summary>Runs the trainer; <paramref name="environment"/> supplies the settings (the process environment in the container).</summary>
@@ -41,7 +43,7 @@ public static class TrainerCommand
                 stdout.WriteLine($"  {option,-13} {variable,-32} {help}");
             }
 
-            stdout.WriteLine("\nExit codes: 0 trained and registered, 2 bad input (data or settings), 1 failure.");
+            stdout.WriteLine("\nExit codes: 0 trained and registered, 2 bad input (data or settings, too little data), 1 failure, 130 cancelled (Ctrl+C or SIGTERM).");
             return Success;
         }
 
@@ -93,6 +95,7 @@ public static class TrainerCommand
                 Version = versionName?.Value,
                 Validation = settings.GetValueOrDefault("--validation", "holdout:0.2"),
                 Features = settings.TryGetValue("--features", out var features) ? features.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null,
+                Minimums = DataMinimums.Training(name => settings.GetValueOrDefault(Options.First(o => o.Variable == name).Option)),
                 Settings = new TrainerSettings
                 {
                     Parameters = Hyperparameters.ParseJson(settings.GetValueOrDefault("--params"), "--params"),
@@ -121,6 +124,13 @@ public static class TrainerCommand
             }
 
             return Success;
+        }
+        catch (InsufficientDataException ex)
+        {
+            // Too little data: refused before any training, with the minimum, what was found and the setting to change.
+            stderr.WriteLine($"bad input: {ex.Message}");
+            await (status?.FinishAsync("failed", new { reason = ex.Message, minimum = ex.Minimum.Setting, required = ex.Minimum.Required, found = ex.Minimum.Found }, BadInput) ?? Task.CompletedTask);
+            return BadInput;
         }
         catch (Exception ex) when (ex is TrainingInputException or FinServerless.Scoring.ModelException)
         {
@@ -188,6 +198,13 @@ internal static class Program
             e.Cancel = true;
             cancel.Cancel();
         };
+
+        // SIGTERM (a container job stopped, the dev host shutting down) cancels like Ctrl+C: the status says "cancelled".
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            cancel.Cancel();
+        });
 
         return await TrainerCommand.RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, cancel.Token);
     }

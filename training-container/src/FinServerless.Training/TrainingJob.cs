@@ -34,6 +34,9 @@ public sealed record TrainingRequest
 
     /// <summary>Largest allowed difference between native and ONNX probabilities.</summary>
     public double ParityTolerance { get; init; } = 1e-5;
+
+    /// <summary>Fewest rows, and rows of each class, to train on (default 1,000 and 50).</summary>
+    public DataMinimums Minimums { get; init; } = DataMinimums.DefaultTraining;
 }
 
 /// <summary>A registered model with its evaluation.</summary>
@@ -173,6 +176,7 @@ public static class TrainingJob
         var (holdout, k) = ParseValidation(request.Validation);
         var (table, run, runSha) = await TrainingTable.LoadAsync(input, runManifestPath, request.Features, cancellationToken).ConfigureAwait(false);
         table.RequireTrainable();
+        request.Minimums.Require(table.Rows, table.Positives, $"The training data from {table.Source}");
         progress.Report(trainer.Name, "data", 1, 1, message: $"{table.Rows:N0} rows × {table.Columns} features, {table.Positives:N0} defaults, from run {run.RunId}");
 
         IReadOnlyList<double>? foldAuc = k > 0 ? CrossValidate(trainer, table, k, request.Settings, progress, cancellationToken) : null;

@@ -75,7 +75,9 @@ public sealed class TrainerCommandTests(AzuriteFixture azurite) : IClassFixture<
         Assert.Equal(2, missing.Code);
         Assert.Contains("lacks feature(s) 'income'", missing.Err);
 
-        var typo = await RunAsync(null, "--input", run, "--output", Models, "--trainer", "xgboost", "--params", "{\"max_dept\": 3}");
+        // Fifty rows are below the training minimums, which are checked first: lower them to reach the parameter check.
+        var noMinimums = new Dictionary<string, string?> { ["FINSERVERLESS_TRAIN_MIN_ROWS"] = "0", ["FINSERVERLESS_TRAIN_MIN_CLASS_ROWS"] = "0" };
+        var typo = await RunAsync(noMinimums.GetValueOrDefault, "--input", run, "--output", Models, "--trainer", "xgboost", "--params", "{\"max_dept\": 3}");
         Assert.Equal(2, typo.Code);
         Assert.Contains("Unknown xgboost parameter(s) 'max_dept'", typo.Err);
 
@@ -87,6 +89,97 @@ public sealed class TrainerCommandTests(AzuriteFixture azurite) : IClassFixture<
         Assert.Equal(2, noInput.Code);
         Assert.Contains("--input (or FINSERVERLESS_TRAIN_INPUT) is required", noInput.Err);
     }
+
+    [Fact]
+    public async Task Fewer_rows_than_the_training_minimum_is_bad_input_naming_the_minimum_the_count_and_the_setting()
+    {
+        var run = await CurateAsync(Enumerable.Range(1, 300).Select(i => $"{i},{(i % 2) + (i % 7 * 0.1)},{i % 2}"));
+        var status = Path.Combine(Models, "v1", "status.json");
+
+        var (code, _, err) = await RunAsync(null, "--input", run, "--output", Path.Combine(Models, "v1"), "--trainer", "xgboost", "--status", status);
+
+        Assert.Equal(2, code);
+        Assert.Contains("has 300 rows, fewer than the 1,000 required to train a model (setting FINSERVERLESS_TRAIN_MIN_ROWS=1000)", err);
+        using var written = JsonDocument.Parse(await File.ReadAllBytesAsync(status));
+        var detail = written.RootElement.GetProperty("detail");
+        Assert.Equal("failed", written.RootElement.GetProperty("state").GetString());
+        Assert.Equal("FINSERVERLESS_TRAIN_MIN_ROWS", detail.GetProperty("minimum").GetString());
+        Assert.Equal(1000, detail.GetProperty("required").GetInt64());
+        Assert.Equal(300, detail.GetProperty("found").GetInt64());
+        Assert.False(File.Exists(Path.Combine(Models, "v1", "manifest.json")));
+    }
+
+    [Fact]
+    public async Task Fewer_defaults_than_the_class_minimum_is_bad_input_and_lower_minimums_through_the_settings_train()
+    {
+        var run = await CurateAsync(Enumerable.Range(1, 1200).Select(i => $"{i},{(i % 40 == 0 ? 1 : 0) + (i % 7 * 0.1)},{(i % 40 == 0 ? 1 : 0)}"));
+        var few = await RunAsync(null, "--input", run, "--output", Path.Combine(Models, "few"), "--trainer", "xgboost");
+        var lowered = new Dictionary<string, string?> { ["FINSERVERLESS_TRAIN_MIN_CLASS_ROWS"] = "20" };
+        var trained = await RunAsync(lowered.GetValueOrDefault, "--input", run, "--output", Path.Combine(Models, "lowered"), "--trainer", "xgboost");
+        var byOption = await RunAsync(null, "--input", run, "--output", Path.Combine(Models, "option"), "--trainer", "xgboost", "--min-rows", "5000", "--min-class-rows", "0");
+        var badSetting = await RunAsync(new Dictionary<string, string?> { ["FINSERVERLESS_TRAIN_MIN_ROWS"] = "lots" }.GetValueOrDefault, "--input", run, "--output", Path.Combine(Models, "bad"), "--trainer", "xgboost");
+
+        Assert.Equal(2, few.Code);
+        Assert.Contains("has 30 defaults (target 1) and 1,170 non-defaults (target 0), fewer than the 50 of each class required to train a model (setting FINSERVERLESS_TRAIN_MIN_CLASS_ROWS=50)", few.Err);
+        Assert.True(trained.Code == 0, trained.Err);
+        Assert.True(File.Exists(Path.Combine(Models, "lowered", "manifest.json")));
+        Assert.Equal(2, byOption.Code);
+        Assert.Contains("fewer than the 5,000 required to train a model (setting FINSERVERLESS_TRAIN_MIN_ROWS=5000)", byOption.Err);
+        Assert.Equal(2, badSetting.Code);
+        Assert.Contains("Setting FINSERVERLESS_TRAIN_MIN_ROWS must be a whole number", badSetting.Err);
+    }
+
+    [Fact]
+    public async Task SIGTERM_cancels_training_and_the_status_says_cancelled()
+    {
+        var root = Path.Combine(_folder.FullName, "store");
+        var run = await TrainingData.IngestAsync(new FolderRunOutput(root), TrainingData.TaiwanCsv, "taiwan-credit");
+        var version = Path.Combine(root, "models", "sigterm", "v1");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "finserverless-train.dll"), "--input", Path.Combine(root, run), "--output", version, "--trainer", "mlp", "--params", "{\"epochs\": 1000, \"patience\": 1000}", "--status", Path.Combine(version, "status.json") })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var process = System.Diagnostics.Process.Start(psi)!;
+        var training = new TaskCompletionSource();
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                output.Enqueue(line);
+                if (line.Contains("phase=train", StringComparison.Ordinal))
+                {
+                    training.TrySetResult();
+                }
+            }
+        };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) { output.Enqueue(line); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await training.Task.WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.Equal(0, Kill(process.Id, 15));
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+
+        Assert.True(process.ExitCode == 130, $"exit code {process.ExitCode}: {string.Join('\n', output)}");
+        using var status = JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(version, "status.json")));
+        Assert.Equal("cancelled", status.RootElement.GetProperty("state").GetString());
+        Assert.False(File.Exists(Path.Combine(version, "manifest.json")), "a cancelled training registers nothing");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     [Fact]
     public async Task Trains_from_blob_storage_through_environment_settings_and_writes_status()
