@@ -6,7 +6,6 @@ using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Datasets.Validation;
-using FinServerless.Storage;
 
 namespace FinServerless.Datasets.Tests;
 

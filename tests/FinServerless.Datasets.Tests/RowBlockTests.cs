@@ -3,7 +3,6 @@ using System.Text;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Ingest;
-using FinServerless.Storage;
 
 namespace FinServerless.Datasets.Tests;
 

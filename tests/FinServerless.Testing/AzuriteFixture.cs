@@ -1,6 +1,7 @@
 using FinServerless.Azurite;
-using FinServerless.Storage.Blobs;
-using FinServerless.Storage.Queues;
+using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
+using FinServerless.Connections;
 using Xunit;
 
 namespace FinServerless.Testing;
@@ -17,10 +18,10 @@ public sealed class AzuriteFixture : IAsyncLifetime
     public string ConnectionString => Server.ConnectionString;
 
     /// <summary>A blob service client signed with the development key.</summary>
-    public BlobServiceClient Blobs => BlobServiceClient.FromConnectionString(ConnectionString);
+    public BlobServiceClient Blobs => StorageConnection.FromConnectionString(ConnectionString).CreateBlobServiceClient();
 
     /// <summary>A queue service client signed with the development key.</summary>
-    public QueueServiceClient Queues => QueueServiceClient.FromConnectionString(ConnectionString);
+    public QueueServiceClient Queues => StorageConnection.FromConnectionString(ConnectionString).CreateQueueServiceClient();
 
     /// <summary>A container name no other test uses.</summary>
     public static string UniqueName(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 33, 63)];

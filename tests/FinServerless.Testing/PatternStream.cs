@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using FinServerless.Storage;
 
 namespace FinServerless.Testing;
 
@@ -7,8 +6,31 @@ namespace FinServerless.Testing;
 /// A read-only stream of a given length of pseudo-random bytes, generated on the fly (no memory grows with
 /// length) and hashed as it is read, for large upload tests.
 /// </summary>
-public sealed class PatternStream(long length, int seed = 1) : ReadOnlyStream
+public sealed class PatternStream(long length, int seed = 1) : Stream
 {
+    /// <inheritdoc/>
+    public override bool CanRead => true;
+
+    /// <inheritdoc/>
+    public override bool CanSeek => false;
+
+    /// <inheritdoc/>
+    public override bool CanWrite => false;
+
+    /// <inheritdoc/>
+    public override void Flush()
+    {
+    }
+
+    /// <inheritdoc/>
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    /// <inheritdoc/>
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    /// <inheritdoc/>
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private ulong _state = (ulong)seed * 0x9E3779B97F4A7C15UL;
     private long _position;

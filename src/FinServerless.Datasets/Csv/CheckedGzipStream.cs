@@ -2,7 +2,6 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Datasets.Validation;
-using FinServerless.Storage;
 
 namespace FinServerless.Datasets.Csv;
 

@@ -1,5 +1,4 @@
 using FinServerless.Datasets.Validation;
-using FinServerless.Storage;
 
 namespace FinServerless.Datasets.Csv;
 

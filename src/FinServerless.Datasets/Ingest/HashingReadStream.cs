@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using FinServerless.Storage;
 
 namespace FinServerless.Datasets.Ingest;
 

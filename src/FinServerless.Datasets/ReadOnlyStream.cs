@@ -1,4 +1,4 @@
-namespace FinServerless.Storage;
+namespace FinServerless.Datasets;
 
 /// <summary>
 /// Base of the forward-only, read-only streams used across the platform (downloads, decoders, hashing
