@@ -3,7 +3,9 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using FinServerless.Azurite;
 using FinServerless.Native;
-using FinServerless.Storage.Blobs;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using FinServerless.Connections;
 
 namespace FinServerless.DevHost;
 
@@ -53,15 +55,15 @@ public static class Demo
         using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
         Step($"dev host up at {host.BaseAddress}");
 
-        var blobs = BlobServiceClient.FromConnectionString(azurite.ConnectionString);
+        var blobs = StorageConnection.FromConnectionString(azurite.ConnectionString).CreateBlobServiceClient();
         var contracts = blobs.GetBlobContainerClient("contracts");
-        await contracts.CreateIfNotExistsAsync(cancellationToken);
-        await contracts.GetBlobClient($"{Partner}/{Dataset}.json").UploadAsync(new BinaryData(await File.ReadAllBytesAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"), cancellationToken)), new BlobUploadOptions { ContentType = "application/json" }, cancellationToken);
+        await contracts.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        await contracts.GetBlobClient($"{Partner}/{Dataset}.json").UploadAsync(new BinaryData(await File.ReadAllBytesAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"), cancellationToken)), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, cancellationToken);
         var inbox = blobs.GetBlobContainerClient($"inbox-{Partner}");
-        await inbox.CreateIfNotExistsAsync(cancellationToken);
+        await inbox.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         await using (var file = File.OpenRead(samplePath))
         {
-            await inbox.GetBlobClient($"{Dataset}/{Path.GetFileName(samplePath)}").UploadAsync(file, new BlobUploadOptions { ContentType = "text/csv" }, cancellationToken);
+            await inbox.GetBlobClient($"{Dataset}/{Path.GetFileName(samplePath)}").UploadAsync(file, new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "text/csv" }, TransferOptions = new Azure.Storage.StorageTransferOptions { InitialTransferSize = 8 << 20, MaximumTransferSize = 8 << 20, MaximumConcurrency = 4 } }, cancellationToken);
         }
 
         Step($"dropped {Path.GetFileName(samplePath)} ({new FileInfo(samplePath).Length:N0} bytes) into inbox-{Partner}/{Dataset}/ with its contract");
@@ -126,7 +128,7 @@ public static class Demo
         }
 
         var summaryPath = rescore["output"]!["summary"]!.ToString();
-        var summary = JsonNode.Parse((await blobs.GetBlobContainerClient("scores").GetBlobClient(summaryPath["scores/".Length..]).DownloadContentAsync(cancellationToken)).ToMemory().Span)!;
+        var summary = JsonNode.Parse((await blobs.GetBlobContainerClient("scores").GetBlobClient(summaryPath["scores/".Length..]).DownloadContentAsync(cancellationToken)).Value.Content.ToMemory().Span)!;
         var scoredRun = summary["runs"]!.AsArray().First(r => r!["dataset"]!.ToString() == Dataset)!;
         var scored = scoredRun["rows"]!.GetValue<long>();
         var scoreManifest = scoredRun["scoreManifest"]!.ToString();
@@ -144,11 +146,11 @@ public static class Demo
                 continue;
             }
 
-            await foreach (var blob in blobs.GetBlobContainerClient(container).GetBlobsAsync(prefix, cancellationToken: cancellationToken))
+            await foreach (var blob in blobs.GetBlobContainerClient(container).GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, cancellationToken))
             {
                 var target = Path.Combine(outputFolder, container, blob.Name);
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                await File.WriteAllBytesAsync(target, (await blobs.GetBlobContainerClient(container).GetBlobClient(blob.Name).DownloadContentAsync(cancellationToken)).ToMemory().ToArray(), cancellationToken);
+                await File.WriteAllBytesAsync(target, (await blobs.GetBlobContainerClient(container).GetBlobClient(blob.Name).DownloadContentAsync(cancellationToken)).Value.Content.ToArray(), cancellationToken);
             }
         }
 

@@ -4,9 +4,11 @@ using System.Text.Json.Nodes;
 using FinServerless.Durable.Backend;
 using FinServerless.Durable.Http;
 using FinServerless.Durable.Protocol;
-using FinServerless.Storage;
-using FinServerless.Storage.Blobs;
-using FinServerless.Storage.Queues;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+using FinServerless.Connections;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -106,7 +108,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
         var connection = StorageConnection.FromSettings("AzureWebJobsStorage", Setting);
         _blobs = connection.CreateBlobServiceClient();
         var encoding = (_app.QueueSetting("messageEncoding")?.GetValue<string>() ?? "base64") == "none" ? QueueMessageEncoding.None : QueueMessageEncoding.Base64;
-        _queues = connection.CreateQueueServiceClient(encoding: encoding);
+        _queues = connection.CreateQueueServiceClient(encoding);
         Log($"function app {_app.Root}: {_app.Functions.Count} functions ({string.Join(", ", _app.Functions.Select(f => $"{f.Name}:{f.TriggerType}"))})");
 
         _handler = await HandlerProcess.StartAsync(_app, _options.Settings, Log, cancellationToken).ConfigureAwait(false);
@@ -114,7 +116,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
         _invoker = new Invoker(_handler, _queues, Setting, Log);
 
         Hub = new StorageTaskHub(_blobs, connection.CreateQueueServiceClient(), _app.DurableOptions(Log));
-        await Hub.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        await Hub.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -355,14 +357,14 @@ public sealed class DevHostRuntime : IAsyncDisposable
         var retryAfter = TimeSpan.Parse(_app.QueueSetting("visibilityTimeout")?.GetValue<string>() ?? "00:00:00", CultureInfo.InvariantCulture);
         var batch = _app.QueueSetting("batchSize")?.GetValue<int>() ?? 16;
         var idle = TimeSpan.FromMilliseconds(100);
-        await queue.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        await queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         Log($"queue trigger {f.Name} on '{queueName}' (max dequeue {maxDequeue}, retry after {retryAfter.TotalSeconds:0.#} s, poison '{queueName}-poison')");
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                var messages = await queue.ReceiveMessagesAsync(batch, TimeSpan.FromMinutes(10), cancellationToken).ConfigureAwait(false);
-                if (messages.Count == 0)
+                QueueMessage[] messages = await queue.ReceiveMessagesAsync(Math.Clamp(batch, 1, 32), TimeSpan.FromMinutes(10), cancellationToken).ConfigureAwait(false);
+                if (messages.Length == 0)
                 {
                     await Task.Delay(idle, cancellationToken).ConfigureAwait(false);
                     idle = TimeSpan.FromMilliseconds(Math.Min(1000, idle.TotalMilliseconds * 2));
@@ -386,15 +388,15 @@ public sealed class DevHostRuntime : IAsyncDisposable
 
     private async Task HandleMessageAsync(FunctionDefinition f, QueueClient queue, QueueClient poison, QueueMessage message, int maxDequeue, TimeSpan retryAfter, CancellationToken cancellationToken)
     {
-        var data = new JsonObject { [FunctionDefinition.Get(f.Trigger, "name")!] = Invoker.DoubleEncoded(message.MessageText) };
+        var data = new JsonObject { [FunctionDefinition.Get(f.Trigger, "name")!] = Invoker.DoubleEncoded(message.Body.ToString()) };
         var metadata = new JsonObject
         {
             ["DequeueCount"] = Invoker.DoubleEncoded(message.DequeueCount.ToString(CultureInfo.InvariantCulture)),
             ["Id"] = Invoker.DoubleEncoded(message.MessageId),
             ["PopReceipt"] = Invoker.DoubleEncoded(message.PopReceipt),
-            ["InsertionTime"] = Invoker.DoubleEncoded(message.InsertedOn.ToString("o")),
-            ["ExpirationTime"] = Invoker.DoubleEncoded(message.ExpiresOn.ToString("o")),
-            ["NextVisibleTime"] = Invoker.DoubleEncoded(message.NextVisibleOn.ToString("o")),
+            ["InsertionTime"] = Invoker.DoubleEncoded(message.InsertedOn?.ToString("o") ?? string.Empty),
+            ["ExpirationTime"] = Invoker.DoubleEncoded(message.ExpiresOn?.ToString("o") ?? string.Empty),
+            ["NextVisibleTime"] = Invoker.DoubleEncoded(message.NextVisibleOn?.ToString("o") ?? string.Empty),
         };
         InvocationResult result;
         try
@@ -406,7 +408,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
             // Cancelled by a stop: hand the message back now rather than when its visibility runs out.
             try
             {
-                await queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, TimeSpan.Zero, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                await queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: TimeSpan.Zero, cancellationToken: CancellationToken.None).ConfigureAwait(false);
                 Log($"stopping: message {message.MessageId} of '{queue.Name}' handed back to the queue for the next host");
             }
             catch (Azure.RequestFailedException)
@@ -423,14 +425,14 @@ public sealed class DevHostRuntime : IAsyncDisposable
         }
         else if (message.DequeueCount >= maxDequeue)
         {
-            await poison.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
-            await poison.SendMessageAsync(message.MessageText, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            await poison.SendMessageAsync(message.Body, cancellationToken: cancellationToken).ConfigureAwait(false);
             await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);
             Log($"moved message {message.MessageId} of '{queue.Name}' to '{poison.Name}' after {message.DequeueCount} attempts: {result.Error}");
         }
         else
         {
-            await queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, retryAfter, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: retryAfter, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -470,11 +472,11 @@ public sealed class DevHostRuntime : IAsyncDisposable
     private async Task WatchInboxesAsync(CancellationToken cancellationToken)
     {
         var stateBlob = _blobs.GetBlobContainerClient("azure-webjobs-devhost").GetBlobClient(WatcherState);
-        await stateBlob.Container.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        await _blobs.GetBlobContainerClient("azure-webjobs-devhost").CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         Dictionary<string, string> seen;
         try
         {
-            seen = JsonSerializer.Deserialize<Dictionary<string, string>>((await stateBlob.DownloadContentAsync(cancellationToken).ConfigureAwait(false)).ToMemory().Span) ?? [];
+            seen = JsonSerializer.Deserialize<Dictionary<string, string>>((await stateBlob.DownloadContentAsync(cancellationToken).ConfigureAwait(false)).Value.Content.ToMemory().Span) ?? [];
         }
         catch (Azure.RequestFailedException ex) when (ex.Status == 404)
         {
@@ -482,18 +484,19 @@ public sealed class DevHostRuntime : IAsyncDisposable
         }
 
         var events = _queues.GetQueueClient("ingest-events");
-        await events.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        await events.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
                 var changed = false;
-                await foreach (var container in _blobs.GetBlobContainerNamesAsync("inbox-", cancellationToken).ConfigureAwait(false))
+                await foreach (var item in _blobs.GetBlobContainersAsync(BlobContainerTraits.None, BlobContainerStates.None, "inbox-", cancellationToken).ConfigureAwait(false))
                 {
-                    await foreach (var blob in _blobs.GetBlobContainerClient(container).GetBlobsAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+                    var container = item.Name;
+                    await foreach (var blob in _blobs.GetBlobContainerClient(container).GetBlobsAsync(BlobTraits.None, BlobStates.None, null, cancellationToken).ConfigureAwait(false))
                     {
                         var key = $"{container}/{blob.Name}";
-                        var etag = blob.ETag.ToString();
+                        var etag = blob.Properties.ETag?.ToString() ?? string.Empty;
                         if (seen.TryGetValue(key, out var known) && known == etag)
                         {
                             continue;
@@ -502,13 +505,13 @@ public sealed class DevHostRuntime : IAsyncDisposable
                         await events.SendMessageAsync(BlobCreatedEvent(container, blob).ToJsonString(), cancellationToken: cancellationToken).ConfigureAwait(false);
                         seen[key] = etag;
                         changed = true;
-                        Log($"inbox watcher: BlobCreated {Printable(key)} ({blob.ContentLength:N0} bytes) → ingest-events");
+                        Log($"inbox watcher: BlobCreated {Printable(key)} ({blob.Properties.ContentLength:N0} bytes) → ingest-events");
                     }
                 }
 
                 if (changed)
                 {
-                    await stateBlob.UploadAsync(new BinaryData(JsonSerializer.SerializeToUtf8Bytes(seen)), new BlobUploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
+                    await stateBlob.UploadAsync(new BinaryData(JsonSerializer.SerializeToUtf8Bytes(seen)), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, cancellationToken).ConfigureAwait(false);
                 }
 
                 await Task.Delay(_options.WatchInterval, cancellationToken).ConfigureAwait(false);
@@ -537,10 +540,10 @@ public sealed class DevHostRuntime : IAsyncDisposable
         ["data"] = new JsonObject
         {
             ["api"] = "PutBlob",
-            ["contentType"] = blob.ContentType,
-            ["contentLength"] = blob.ContentLength,
+            ["contentType"] = blob.Properties.ContentType,
+            ["contentLength"] = blob.Properties.ContentLength,
             ["blobType"] = "BlockBlob",
-            ["eTag"] = blob.ETag.ToString(),
+            ["eTag"] = blob.Properties.ETag?.ToString(),
             ["url"] = $"{_blobs.Uri.AbsoluteUri.TrimEnd('/')}/{container}/{Uri.EscapeDataString(blob.Name).Replace("%2F", "/", StringComparison.Ordinal)}",
             ["sequencer"] = DateTime.UtcNow.Ticks.ToString("x16", CultureInfo.InvariantCulture),
         },

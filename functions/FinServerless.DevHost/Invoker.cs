@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FinServerless.Storage.Queues;
+using Azure.Storage.Queues;
 
 namespace FinServerless.DevHost;
 
@@ -106,7 +106,7 @@ public sealed class Invoker(HandlerProcess handler, QueueServiceClient queues, F
             }
 
             var queue = queues.GetQueueClient(FunctionApp.Expand(FunctionDefinition.Get(binding, "queueName")!, settings));
-            await queue.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+            await queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             foreach (var item in value is JsonArray array ? array.ToList() : [value])
             {
                 await queue.SendMessageAsync(item!.GetValueKind() == JsonValueKind.String ? item.GetValue<string>() : item.ToJsonString(), cancellationToken: cancellationToken).ConfigureAwait(false);

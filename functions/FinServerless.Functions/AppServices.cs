@@ -4,8 +4,9 @@ using System.Text.Json;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Functions.Jobs;
 using FinServerless.Scoring;
-using FinServerless.Storage;
-using FinServerless.Storage.Blobs;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using FinServerless.Connections;
 
 namespace FinServerless.Functions;
 
@@ -126,7 +127,7 @@ public sealed class AppServices : IDisposable
             yield break;
         }
 
-        await foreach (var item in client.GetBlobsAsync(prefix, cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var item in client.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, cancellationToken).ConfigureAwait(false))
         {
             yield return item;
         }

@@ -18,8 +18,11 @@ public sealed class AzuriteOptions
     /// <inheritdoc cref="BlobPort"/>
     public int TablePort { get; init; }
 
-    /// <summary>Accept any x-ms-version (for clients newer than Azurite, such as the latest JavaScript SDK).</summary>
-    public bool SkipApiVersionCheck { get; init; }
+    /// <summary>
+    /// Accept any x-ms-version (default true): the official SDKs (Azure.Storage.Blobs 12.30 sends 2026-10-06, the
+    /// latest JavaScript SDK likewise) are newer than Azurite 3.37, which otherwise refuses every request.
+    /// </summary>
+    public bool SkipApiVersionCheck { get; init; } = true;
 
     /// <summary>How long to wait for Azurite to listen and answer.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);

@@ -4,7 +4,8 @@ using System.Text.Json.Nodes;
 using Azure;
 using FinServerless.Azurite;
 using FinServerless.Native;
-using FinServerless.Storage.Blobs;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using FinServerless.Testing;
 
 namespace FinServerless.Cli.Tests;
@@ -53,9 +54,9 @@ public sealed class PartnerVerbTests(AzuriteFixture azurite) : IClassFixture<Azu
     private async Task<List<string>> ContainersAsync()
     {
         var names = new List<string>();
-        await foreach (var name in azurite.Blobs.GetBlobContainerNamesAsync())
+        await foreach (var item in azurite.Blobs.GetBlobContainersAsync(BlobContainerTraits.None, BlobContainerStates.None, null, default))
         {
-            names.Add(name);
+            names.Add(item.Name);
         }
 
         return names;
@@ -69,10 +70,10 @@ public sealed class PartnerVerbTests(AzuriteFixture azurite) : IClassFixture<Azu
         var admin = azurite.Blobs;
         var other = admin.GetBlobContainerClient($"inbox-{rival}");
         await other.CreateIfNotExistsAsync();
-        await other.GetBlobClient($"{Dataset}/theirs.csv").UploadAsync(new BinaryData("id\n1\n"u8.ToArray()));
+        await other.GetBlobClient($"{Dataset}/theirs.csv").UploadAsync(new BinaryData("id\n1\n"u8.ToArray()), overwrite: true);
         var curated = admin.GetBlobContainerClient("curated");
         await curated.CreateIfNotExistsAsync();
-        await curated.GetBlobClient($"{partner}/{Dataset}/r1/_manifest.json").UploadAsync(new BinaryData("{}"u8.ToArray()));
+        await curated.GetBlobClient($"{partner}/{Dataset}/r1/_manifest.json").UploadAsync(new BinaryData("{}"u8.ToArray()), overwrite: true);
         var contractFile = WriteContract(partner);
 
         var (code, stdout, stderr) = await RunAsync(null, "add", "--partner", partner, "--contract", contractFile, "--connection", azurite.ConnectionString, "--json");
@@ -88,31 +89,31 @@ public sealed class PartnerVerbTests(AzuriteFixture azurite) : IClassFixture<Azu
         Assert.Equal("accountKey", result["signedWith"]!.GetValue<string>());
         var expires = DateTimeOffset.Parse(result["expiresOn"]!.GetValue<string>(), CultureInfo.InvariantCulture);
         Assert.InRange(expires - DateTimeOffset.UtcNow, TimeSpan.FromDays(7) - TimeSpan.FromMinutes(5), TimeSpan.FromDays(7) + TimeSpan.FromMinutes(1));
-        Assert.Equal(await File.ReadAllBytesAsync(contractFile), (await admin.GetBlobContainerClient("contracts").GetBlobClient($"{partner}/{Dataset}.json").DownloadContentAsync()).ToArray());
+        Assert.Equal(await File.ReadAllBytesAsync(contractFile), (await admin.GetBlobContainerClient("contracts").GetBlobClient($"{partner}/{Dataset}.json").DownloadContentAsync()).Value.Content.ToArray());
 
         // From here on, only what was printed.
         var sasUrl = new Uri(result["sasUrl"]!.GetValue<string>());
         var sas = sasUrl.Query.TrimStart('?');
-        var inbox = BlobContainerClient.FromSasUri(sasUrl);
-        BlobContainerClient Elsewhere(string container) => BlobContainerClient.FromSasUri(new Uri($"{admin.Uri}/{container}?{sas}"));
+        var inbox = new BlobContainerClient(sasUrl);
+        BlobContainerClient Elsewhere(string container) => new BlobContainerClient(new Uri($"{admin.Uri}/{container}?{sas}"));
 
-        await inbox.GetBlobClient($"{Dataset}/file.csv").UploadAsync(new BinaryData("id,amount\n1,100\n"u8.ToArray()), new BlobUploadOptions { ContentType = "text/csv" });
-        Assert.Equal("id,amount\n1,100\n", (await admin.GetBlobContainerClient($"inbox-{partner}").GetBlobClient($"{Dataset}/file.csv").DownloadContentAsync()).ToString());
+        await inbox.GetBlobClient($"{Dataset}/file.csv").UploadAsync(new BinaryData("id,amount\n1,100\n"u8.ToArray()), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "text/csv" } });
+        Assert.Equal("id,amount\n1,100\n", (await admin.GetBlobContainerClient($"inbox-{partner}").GetBlobClient($"{Dataset}/file.csv").DownloadContentAsync()).Value.Content.ToString());
 
         await RefusedAsync(() => inbox.GetBlobClient($"{Dataset}/file.csv").DownloadContentAsync());
-        await RefusedAsync(() => inbox.GetBlobPageAsync(null, null));
+        await RefusedAsync(async () => { await foreach (var page in inbox.GetBlobsAsync(BlobTraits.None, BlobStates.None, null, default).AsPages()) { _ = page; } });
         await RefusedAsync(() => inbox.GetBlobClient($"{Dataset}/file.csv").DeleteAsync());
         Assert.True(await admin.GetBlobContainerClient($"inbox-{partner}").GetBlobClient($"{Dataset}/file.csv").ExistsAsync(), "the refused delete left the file");
 
-        await RefusedAsync(() => Elsewhere($"inbox-{rival}").GetBlobClient($"{Dataset}/planted.csv").UploadAsync(new BinaryData("x"u8.ToArray())));
+        await RefusedAsync(() => Elsewhere($"inbox-{rival}").GetBlobClient($"{Dataset}/planted.csv").UploadAsync(new BinaryData("x"u8.ToArray()), overwrite: true));
         await RefusedAsync(() => Elsewhere($"inbox-{rival}").GetBlobClient($"{Dataset}/theirs.csv").DownloadContentAsync());
         Assert.False(await other.GetBlobClient($"{Dataset}/planted.csv").ExistsAsync());
 
         await RefusedAsync(() => Elsewhere("contracts").GetBlobClient($"{partner}/{Dataset}.json").DownloadContentAsync());
-        await RefusedAsync(() => Elsewhere("contracts").GetBlobClient($"{partner}/{Dataset}.json").UploadAsync(new BinaryData("{}"u8.ToArray())));
-        Assert.Equal(await File.ReadAllBytesAsync(contractFile), (await admin.GetBlobContainerClient("contracts").GetBlobClient($"{partner}/{Dataset}.json").DownloadContentAsync()).ToArray());
+        await RefusedAsync(() => Elsewhere("contracts").GetBlobClient($"{partner}/{Dataset}.json").UploadAsync(new BinaryData("{}"u8.ToArray()), overwrite: true));
+        Assert.Equal(await File.ReadAllBytesAsync(contractFile), (await admin.GetBlobContainerClient("contracts").GetBlobClient($"{partner}/{Dataset}.json").DownloadContentAsync()).Value.Content.ToArray());
         await RefusedAsync(() => Elsewhere("curated").GetBlobClient($"{partner}/{Dataset}/r1/_manifest.json").DownloadContentAsync());
-        await RefusedAsync(() => Elsewhere("curated").GetBlobClient($"{partner}/{Dataset}/r2/_manifest.json").UploadAsync(new BinaryData("{}"u8.ToArray())));
+        await RefusedAsync(() => Elsewhere("curated").GetBlobClient($"{partner}/{Dataset}/r2/_manifest.json").UploadAsync(new BinaryData("{}"u8.ToArray()), overwrite: true));
     }
 
     [Fact]
@@ -136,7 +137,7 @@ public sealed class PartnerVerbTests(AzuriteFixture azurite) : IClassFixture<Azu
         Assert.DoesNotContain(AzuriteServer.AccountKey, second.Out + second.Err);
         var expiry = System.Web.HttpUtility.ParseQueryString(new Uri(second.Out.Split('\n').Single(l => l.TrimStart().StartsWith("SAS URL", StringComparison.Ordinal)).Trim()["SAS URL".Length..].Trim()).Query)["se"];
         Assert.InRange(DateTimeOffset.Parse(expiry!, CultureInfo.InvariantCulture) - DateTimeOffset.UtcNow, TimeSpan.FromHours(36) - TimeSpan.FromMinutes(5), TimeSpan.FromHours(36) + TimeSpan.FromMinutes(1));
-        Assert.Equal(await File.ReadAllBytesAsync(newer), (await azurite.Blobs.GetBlobContainerClient("contracts").GetBlobClient($"{partner}/{Dataset}.json").DownloadContentAsync()).ToArray());
+        Assert.Equal(await File.ReadAllBytesAsync(newer), (await azurite.Blobs.GetBlobContainerClient("contracts").GetBlobClient($"{partner}/{Dataset}.json").DownloadContentAsync()).Value.Content.ToArray());
     }
 
     [Theory]
@@ -256,7 +257,7 @@ public sealed class PartnerVerbTests(AzuriteFixture azurite) : IClassFixture<Azu
         Assert.True(added.Code == 0, added.Err);
         Assert.DoesNotContain(AzuriteServer.AccountKey, added.Out + added.Err);
         var sasUrl = new Uri(JsonNode.Parse(added.Out)!["sasUrl"]!.GetValue<string>());
-        await BlobContainerClient.FromSasUri(sasUrl).GetBlobClient($"{Dataset}/from-cli.csv").UploadAsync(new BinaryData("id\n1\n"u8.ToArray()));
+        await new BlobContainerClient(sasUrl).GetBlobClient($"{Dataset}/from-cli.csv").UploadAsync(new BinaryData("id\n1\n"u8.ToArray()), overwrite: true);
         Assert.True(await azurite.Blobs.GetBlobContainerClient($"inbox-{partner}").GetBlobClient($"{Dataset}/from-cli.csv").ExistsAsync());
     }
 

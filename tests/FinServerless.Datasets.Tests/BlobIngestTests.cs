@@ -1,7 +1,8 @@
 using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
-using FinServerless.Storage.Blobs;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using FinServerless.Testing;
 
 namespace FinServerless.Datasets.Tests;
@@ -15,7 +16,7 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
         var contract = DatasetFiles.TaiwanContract with { Partner = partner };
         var contracts = service.GetBlobContainerClient(StorageLayout.ContractsContainer);
         await contracts.CreateIfNotExistsAsync();
-        await contracts.GetBlobClient($"{partner}/taiwan-credit.json").UploadAsync(new BinaryData(System.Text.Encoding.UTF8.GetBytes(contract.ToJson())));
+        await contracts.GetBlobClient($"{partner}/taiwan-credit.json").UploadAsync(new BinaryData(System.Text.Encoding.UTF8.GetBytes(contract.ToJson())), overwrite: true);
         var inbox = service.GetBlobContainerClient($"inbox-{partner}");
         await inbox.CreateIfNotExistsAsync();
         return (service, partner);
@@ -24,7 +25,7 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
     private static async Task DropAsync(BlobServiceClient service, string partner, string name)
     {
         await using var file = File.OpenRead(DatasetFiles.TaiwanCsv);
-        await service.GetBlobContainerClient($"inbox-{partner}").GetBlobClient(name).UploadAsync(file);
+        await service.GetBlobContainerClient($"inbox-{partner}").GetBlobClient(name).UploadAsync(file, overwrite: true);
     }
 
     [Fact]
@@ -40,13 +41,13 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
         Assert.Equal($"contracts/{partner}/taiwan-credit.json", outcome.Manifest.Contract.Path);
         var curated = service.GetBlobContainerClient("curated");
         var blobs = new List<BlobItem>();
-        await foreach (var b in curated.GetBlobsAsync($"{partner}/taiwan-credit/{outcome.RunId}/"))
+        await foreach (var b in curated.GetBlobsAsync(BlobTraits.None, BlobStates.None, $"{partner}/taiwan-credit/{outcome.RunId}/", default))
         {
             blobs.Add(b);
         }
 
         var manifest = Assert.Single(blobs, b => b.Name.EndsWith("_manifest.json", StringComparison.Ordinal));
-        Assert.All(blobs.Where(b => b != manifest), part => Assert.True(part.LastModified <= manifest.LastModified));
+        Assert.All(blobs.Where(b => b != manifest), part => Assert.True(part.Properties.LastModified <= manifest.Properties.LastModified));
         Assert.Equal(outcome.Manifest.Parts.Count, blobs.Count - 1);
     }
 
@@ -89,7 +90,7 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
         Assert.Contains("already ingested", redelivered.Message);
         Assert.Equal(IngestState.Duplicate, copy.State);
         var manifests = 0;
-        await foreach (var b in service.GetBlobContainerClient("curated").GetBlobsAsync($"{partner}/"))
+        await foreach (var b in service.GetBlobContainerClient("curated").GetBlobsAsync(BlobTraits.None, BlobStates.None, $"{partner}/", default))
         {
             manifests += b.Name.EndsWith("_manifest.json", StringComparison.Ordinal) ? 1 : 0;
         }
@@ -101,7 +102,7 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
     public async Task A_file_for_a_dataset_without_a_contract_is_refused_by_name()
     {
         var (service, partner) = await PartnerAsync();
-        await service.GetBlobContainerClient($"inbox-{partner}").GetBlobClient("unknown-set/x.csv").UploadAsync(new BinaryData("a\n1\n"u8.ToArray()));
+        await service.GetBlobContainerClient($"inbox-{partner}").GetBlobClient("unknown-set/x.csv").UploadAsync(new BinaryData("a\n1\n"u8.ToArray()), overwrite: true);
 
         var error = await Assert.ThrowsAsync<ContractException>(() => new BlobIngestor(service).IngestAsync(InboxFile.Parse($"inbox-{partner}", "unknown-set/x.csv")));
 
@@ -113,7 +114,7 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
     public async Task A_rejected_blob_gets_a_report_in_quarantine_and_no_curated_run()
     {
         var (service, partner) = await PartnerAsync();
-        await service.GetBlobContainerClient($"inbox-{partner}").GetBlobClient("taiwan-credit/empty.csv").UploadAsync(new BinaryData(Array.Empty<byte>()));
+        await service.GetBlobContainerClient($"inbox-{partner}").GetBlobClient("taiwan-credit/empty.csv").UploadAsync(new BinaryData(Array.Empty<byte>()), overwrite: true);
 
         var outcome = await new BlobIngestor(service).IngestAsync(InboxFile.Parse($"inbox-{partner}", "taiwan-credit/empty.csv"));
 

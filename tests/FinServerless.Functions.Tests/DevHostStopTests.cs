@@ -2,7 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using FinServerless.Native;
-using FinServerless.Storage.Blobs;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using FinServerless.Testing;
 
 namespace FinServerless.Functions.Tests;
@@ -141,11 +142,11 @@ public sealed class DevHostStopTests(AzuriteFixture azurite) : IClassFixture<Azu
         var contracts = azurite.Blobs.GetBlobContainerClient("contracts");
         await contracts.CreateIfNotExistsAsync();
         var contract = (await File.ReadAllTextAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"))).Replace("\"partner\": \"demo\"", "\"partner\": \"term\"", StringComparison.Ordinal);
-        await contracts.GetBlobClient("term/taiwan-credit.json").UploadAsync(new BinaryData(contract));
+        await contracts.GetBlobClient("term/taiwan-credit.json").UploadAsync(new BinaryData(contract), overwrite: true);
         var inbox = azurite.Blobs.GetBlobContainerClient("inbox-term");
         await inbox.CreateIfNotExistsAsync();
         var rows = File.ReadLines(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "UCI_Credit_Card.csv")).Take(401);
-        await inbox.GetBlobClient("taiwan-credit/small.csv").UploadAsync(new BinaryData(string.Join('\n', rows) + "\n"), new BlobUploadOptions { ContentType = "text/csv" });
+        await inbox.GetBlobClient("taiwan-credit/small.csv").UploadAsync(new BinaryData(string.Join('\n', rows) + "\n"), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "text/csv" } });
 
         await using var host = await DevHostProcess.StartAsync(AppLayout.AppRoot, settingsPath, DevHostProcess.FreePort());
         await Poll.UntilAsync(async () => (await host.Http.GetFromJsonAsync<JsonObject>("api/runs/term/taiwan-credit"))?["runs"]?.AsArray().Count > 0 ? [] : null, TimeSpan.FromMinutes(2), "the curated run");

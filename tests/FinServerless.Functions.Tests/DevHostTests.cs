@@ -2,7 +2,8 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using FinServerless.DevHost;
 using FinServerless.Native;
-using FinServerless.Storage.Blobs;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using FinServerless.Testing;
 
 namespace FinServerless.Functions.Tests;
@@ -56,7 +57,7 @@ public sealed class DevHostTests(AzuriteFixture azurite) : IClassFixture<Azurite
             Assert.Contains(log, l => l.Contains("to 'ingest-events-poison' after 5 attempts", StringComparison.Ordinal) && l.Contains("no contract exists", StringComparison.Ordinal));
         }
 
-        var failure = JsonNode.Parse((await azurite.Blobs.GetBlobContainerClient("quarantine").GetBlobClient("_failures/inbox-nocontract/loans/2026-11-22.csv.json").DownloadContentAsync()).ToMemory().Span)!;
+        var failure = JsonNode.Parse((await azurite.Blobs.GetBlobContainerClient("quarantine").GetBlobClient("_failures/inbox-nocontract/loans/2026-11-22.csv.json").DownloadContentAsync()).Value.Content.ToMemory().Span)!;
         Assert.Contains("no contract exists for partner 'nocontract' and dataset 'loans'", failure["reason"]!.GetValue<string>());
         Assert.Equal("5", failure["attempts"]!.GetValue<string>());
 

@@ -5,9 +5,11 @@ using System.Text;
 using System.Text.Json.Nodes;
 using FinServerless.DevHost;
 using FinServerless.Native;
-using FinServerless.Storage.Blobs;
-using FinServerless.Storage.Queues;
-using FinServerless.Storage.Sas;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+using FinServerless.Connections;
 using FinServerless.Testing;
 
 namespace FinServerless.Functions.Tests;
@@ -55,7 +57,7 @@ public sealed class HostileHostFixture : IAsyncLifetime
             new BinaryData(File.ReadAllBytes(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "UCI_Credit_Card.csv"))[..20_000].AsMemory()[..LastNewline()]), new BlobUploadOptions());
 
         var attacker = blobs.GetBlobContainerClient("inbox-attacker");
-        AttackerInbox = BlobContainerClient.FromSasUri(attacker.GenerateSasUri(BlobSasBuilder.ForPartnerInbox(attacker.Name, TimeSpan.FromHours(1), allowHttp: true)));
+        AttackerInbox = new BlobContainerClient(attacker.GenerateSasUri(BlobSasBuilder.ForPartnerInbox(attacker.Name, TimeSpan.FromHours(1), allowHttp: true)));
 
         var settings = AppLayout.Settings(Azurite.ConnectionString);
         settings["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] = HostBodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -98,7 +100,7 @@ public sealed class TenantIsolationTests(HostileHostFixture fixture) : IClassFix
             {
                 try
                 {
-                    return JsonNode.Parse((await Blobs.GetBlobContainerClient(container).GetBlobClient(name).DownloadContentAsync()).ToMemory().Span) as JsonObject;
+                    return JsonNode.Parse((await Blobs.GetBlobContainerClient(container).GetBlobClient(name).DownloadContentAsync()).Value.Content.ToMemory().Span) as JsonObject;
                 }
                 catch (Azure.RequestFailedException ex) when (ex.Status == 404)
                 {
@@ -114,7 +116,7 @@ public sealed class TenantIsolationTests(HostileHostFixture fixture) : IClassFix
         var client = Blobs.GetBlobContainerClient(container);
         if (await client.ExistsAsync())
         {
-            await foreach (var item in client.GetBlobsAsync(prefix))
+            await foreach (var item in client.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, default))
             {
                 names.Add(item.Name);
             }
@@ -142,7 +144,7 @@ public sealed class TenantIsolationTests(HostileHostFixture fixture) : IClassFix
                 {
                     if (blob.EndsWith("report.json", StringComparison.Ordinal))
                     {
-                        return JsonNode.Parse((await Blobs.GetBlobContainerClient("quarantine").GetBlobClient(blob).DownloadContentAsync()).ToMemory().Span) as JsonObject;
+                        return JsonNode.Parse((await Blobs.GetBlobContainerClient("quarantine").GetBlobClient(blob).DownloadContentAsync()).Value.Content.ToMemory().Span) as JsonObject;
                     }
                 }
 

@@ -2,7 +2,8 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using FinServerless.DevHost;
 using FinServerless.Native;
-using FinServerless.Storage.Blobs;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using FinServerless.Testing;
 
 namespace FinServerless.Functions.Tests;
@@ -22,11 +23,11 @@ public sealed class TrainingGuardTests(AzuriteFixture azurite) : IClassFixture<A
         var contracts = azurite.Blobs.GetBlobContainerClient("contracts");
         await contracts.CreateIfNotExistsAsync();
         var contract = (await File.ReadAllTextAsync(Path.Combine(Sample, "contract.json"))).Replace("\"partner\": \"demo\"", $"\"partner\": \"{partner}\"", StringComparison.Ordinal);
-        await contracts.GetBlobClient($"{partner}/taiwan-credit.json").UploadAsync(new BinaryData(contract));
+        await contracts.GetBlobClient($"{partner}/taiwan-credit.json").UploadAsync(new BinaryData(contract), overwrite: true);
         var inbox = azurite.Blobs.GetBlobContainerClient($"inbox-{partner}");
         await inbox.CreateIfNotExistsAsync();
         var lines = File.ReadLines(Path.Combine(Sample, "UCI_Credit_Card.csv")).Take(rows + 1);
-        await inbox.GetBlobClient("taiwan-credit/part.csv").UploadAsync(new BinaryData(string.Join('\n', lines) + "\n"), new BlobUploadOptions { ContentType = "text/csv" });
+        await inbox.GetBlobClient("taiwan-credit/part.csv").UploadAsync(new BinaryData(string.Join('\n', lines) + "\n"), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "text/csv" } });
     }
 
     private async Task<DevHostRuntime> StartAsync(IReadOnlyDictionary<string, string>? overrides = null)
@@ -56,7 +57,7 @@ public sealed class TrainingGuardTests(AzuriteFixture azurite) : IClassFixture<A
         var models = azurite.Blobs.GetBlobContainerClient("models");
         if (await models.ExistsAsync())
         {
-            await foreach (var blob in models.GetBlobsAsync($"{model}/"))
+            await foreach (var blob in models.GetBlobsAsync(BlobTraits.None, BlobStates.None, $"{model}/", default))
             {
                 names.Add(blob.Name);
             }
@@ -68,7 +69,7 @@ public sealed class TrainingGuardTests(AzuriteFixture azurite) : IClassFixture<A
     private async Task<byte[]?> ChampionAsync(string model)
     {
         var blob = azurite.Blobs.GetBlobContainerClient("models").GetBlobClient($"{model}/champion.json");
-        return await blob.ExistsAsync() ? (await blob.DownloadContentAsync()).ToArray() : null;
+        return await blob.ExistsAsync() ? (await blob.DownloadContentAsync()).Value.Content.ToArray() : null;
     }
 
     [Fact]
@@ -141,7 +142,7 @@ public sealed class TrainingGuardTests(AzuriteFixture azurite) : IClassFixture<A
         Assert.Equal(champion, await ChampionAsync("promo-model")); // champion.json byte for byte as before
 
         var version = decision["version"]!.ToString();
-        var recorded = JsonNode.Parse((await azurite.Blobs.GetBlobContainerClient("models").GetBlobClient($"promo-model/{version}/promotion.json").DownloadContentAsync()).ToMemory().Span)!;
+        var recorded = JsonNode.Parse((await azurite.Blobs.GetBlobContainerClient("models").GetBlobClient($"promo-model/{version}/promotion.json").DownloadContentAsync()).Value.Content.ToMemory().Span)!;
         Assert.False(recorded["promote"]!.GetValue<bool>());
         Assert.Equal(reason, recorded["reason"]!.ToString());
         Assert.True(await azurite.Blobs.GetBlobContainerClient("models").GetBlobClient($"promo-model/{version}/manifest.json").ExistsAsync(), "the candidate is registered, just not promoted");

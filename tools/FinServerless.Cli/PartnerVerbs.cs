@@ -2,9 +2,10 @@ using System.Globalization;
 using System.Text.Json;
 using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
-using FinServerless.Storage;
-using FinServerless.Storage.Blobs;
-using FinServerless.Storage.Sas;
+using FinServerless.Connections;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 
 namespace FinServerless.Cli;
 
@@ -137,11 +138,11 @@ internal static class PartnerVerbs
         var connection = options.GetValueOrDefault("--connection") is { Length: > 0 } text
             ? ConnectionString(text)
             : Connect(environment);
-        var signer = connection.Credential switch
+        var signer = connection.CredentialKind switch
         {
-            StorageCredential.Key => Signer.AccountKey,
-            StorageCredential.Token => Signer.UserDelegation,
-            StorageCredential.SharedAccessSignature => throw new PartnerUsageException(
+            StorageCredentialKind.AccountKey => Signer.AccountKey,
+            StorageCredentialKind.Token => Signer.UserDelegation,
+            StorageCredentialKind.SharedAccessSignature => throw new PartnerUsageException(
                 "the storage connection authenticates with a SAS, which cannot issue another SAS: use a connection with the account key (Azurite, development) or an identity (AzureWebJobsStorage__blobServiceUri with a credential)."),
             _ => throw new PartnerUsageException(
                 "the storage connection has no credential: use a connection with the account key (Azurite, development) or an identity (AzureWebJobsStorage__blobServiceUri with a credential)."),
@@ -150,26 +151,17 @@ internal static class PartnerVerbs
 
         var service = connection.CreateBlobServiceClient();
         var inbox = service.GetBlobContainerClient(StorageLayout.Inbox(partner));
-        var inboxCreated = await inbox.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        var inboxCreated = await inbox.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false) is not null;
 
         var contractLocation = StorageLayout.Contract(partner, dataset);
         var contractBlob = Blob(service, contractLocation);
-        await contractBlob.Container.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        await contractBlob.GetParentBlobContainerClient().CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         var previous = await PreviousVersionAsync(contractBlob, cancellationToken).ConfigureAwait(false);
-        await contractBlob.UploadAsync(new BinaryData(contractBytes), new BlobUploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
+        await contractBlob.UploadAsync(new BinaryData(contractBytes), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, cancellationToken).ConfigureAwait(false);
 
         var allowHttp = string.Equals(service.Uri.Scheme, "http", StringComparison.OrdinalIgnoreCase); // Azurite on plain HTTP
-        var sas = BlobSasBuilder.ForPartnerInbox(inbox.Name, validFor, allowHttp);
-        Uri sasUri;
-        if (signer == Signer.AccountKey)
-        {
-            sasUri = inbox.GenerateSasUri(sas);
-        }
-        else
-        {
-            var key = await service.GetUserDelegationKeyAsync(sas.StartsOn!.Value, sas.ExpiresOn, cancellationToken).ConfigureAwait(false);
-            sasUri = new Uri($"{inbox.Uri}?{sas.ToSasQuery(key, service.AccountName)}");
-        }
+        var sas = await PartnerInboxSas.CreateAsync(service, partner, validFor, allowHttp, cancellationToken).ConfigureAwait(false);
+        var sasUri = sas.Uri;
 
         var signedWith = signer == Signer.AccountKey
             ? $"the account key of '{service.AccountName}' (service SAS; revoke early by rotating that key)"
@@ -201,7 +193,7 @@ internal static class PartnerVerbs
                 previousContractVersion = previous,
                 sasUrl = sasUri.ToString(),
                 expiresOn = sas.ExpiresOn.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-                permissions = sas.PermissionString,
+                permissions = "cw",
                 signedWith = signer == Signer.AccountKey ? "accountKey" : "userDelegationKey",
                 can,
                 cannot,
@@ -265,7 +257,7 @@ internal static class PartnerVerbs
         BinaryData existing;
         try
         {
-            existing = await contract.DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+            existing = (await contract.DownloadContentAsync(cancellationToken).ConfigureAwait(false)).Value.Content;
         }
         catch (Azure.RequestFailedException ex) when (ex.Status == 404)
         {
@@ -274,7 +266,7 @@ internal static class PartnerVerbs
 
         try
         {
-            return DatasetContract.Parse(existing.ToMemory().Span, contract.DisplayName).ContractVersion;
+            return DatasetContract.Parse(existing.ToMemory().Span, $"{contract.BlobContainerName}/{contract.Name}").ContractVersion;
         }
         catch (ContractException)
         {

@@ -6,7 +6,7 @@ using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Datasets.Profiling;
-using FinServerless.Storage;
+using FinServerless.Connections;
 
 namespace FinServerless.Cli;
 

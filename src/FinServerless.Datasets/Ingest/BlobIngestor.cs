@@ -1,7 +1,9 @@
 using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Profiling;
-using FinServerless.Storage.Blobs;
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 
 namespace FinServerless.Datasets.Ingest;
 
@@ -32,8 +34,12 @@ public sealed class BlobIngestor(BlobServiceClient service)
         var reference = await LoadReferenceAsync(output, file, cancellationToken).ConfigureAwait(false);
         options = (options ?? new IngestOptions()) with { ContractPath = contractPath, Reference = options?.Reference ?? reference };
         var blob = service.GetBlobContainerClient(file.Container).GetBlobClient(file.BlobName);
-        await using var input = await blob.OpenReadAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        var runId = IngestEngine.RunIdFor($"{file.Path}@{input.Properties.ETag}", contract);
+        // Pinned to the version the run id names: a blob replaced while it is read fails (412) and is retried.
+        var etag = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value.ETag;
+        await using var input = await blob.OpenReadAsync(
+            new BlobOpenReadOptions(allowModifications: false) { Conditions = new BlobRequestConditions { IfMatch = etag }, BufferSize = 4 * 1024 * 1024 },
+            cancellationToken).ConfigureAwait(false);
+        var runId = IngestEngine.RunIdFor($"{file.Path}@{etag}", contract);
         return await IngestEngine.RunAsync(input, file.Path, contract, runId, output, options, cancellationToken).ConfigureAwait(false);
     }
 

@@ -1,22 +1,39 @@
 using Azure;
-using FinServerless.Storage.Blobs;
+using Azure.Storage;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 
 namespace FinServerless.Datasets.Ingest;
 
 /// <summary>Run outputs in blob storage: the first path segment is the container.</summary>
 public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _containers = new(StringComparer.Ordinal);
+
     /// <inheritdoc/>
     public async Task<bool> WriteAsync(string path, ReadOnlyMemory<byte> content, string contentType, bool createOnly, CancellationToken cancellationToken)
     {
-        var blob = Blob(path);
-        await blob.Container.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        var (container, name) = Split(path);
+        var client = service.GetBlobContainerClient(container);
+        var blob = client.GetBlobClient(name);
+        try
+        {
+            // Each container is made sure of once per output, not before every write.
+            await _containers.GetOrAdd(container, _ => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
+        }
+        catch
+        {
+            _containers.TryRemove(container, out _);
+            throw;
+        }
+
         try
         {
             await blob.UploadAsync(new BinaryData(content), new BlobUploadOptions
             {
-                ContentType = contentType,
-                Conditions = createOnly ? BlobRequestConditions.CreateOnly : null,
+                HttpHeaders = new BlobHttpHeaders { ContentType = contentType },
+                Conditions = createOnly ? new BlobRequestConditions { IfNoneMatch = ETag.All } : null,
+                TransferOptions = Transfer,
             }, cancellationToken).ConfigureAwait(false);
             return true;
         }
@@ -31,7 +48,7 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
     {
         try
         {
-            return (await Blob(path).DownloadContentAsync(cancellationToken).ConfigureAwait(false)).ToArray();
+            return (await Blob(path).DownloadContentAsync(cancellationToken).ConfigureAwait(false)).Value.Content.ToArray();
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
@@ -49,7 +66,7 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
             return;
         }
 
-        await foreach (var item in client.GetBlobsAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var item in client.GetBlobsAsync(BlobTraits.None, BlobStates.None, name, cancellationToken).ConfigureAwait(false))
         {
             await client.GetBlobClient(item.Name).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         }
@@ -57,6 +74,14 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
 
     /// <inheritdoc/>
     public string Describe(string path) => Blob(path).Uri.ToString();
+
+    /// <summary>Uploads in blocks of 8 MiB, four in flight: memory stays bounded whatever the size.</summary>
+    public static StorageTransferOptions Transfer { get; } = new()
+    {
+        InitialTransferSize = 8 * 1024 * 1024,
+        MaximumTransferSize = 8 * 1024 * 1024,
+        MaximumConcurrency = 4,
+    };
 
     private BlobClient Blob(string path)
     {

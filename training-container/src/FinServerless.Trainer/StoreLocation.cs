@@ -1,5 +1,5 @@
 using FinServerless.Datasets.Ingest;
-using FinServerless.Storage;
+using FinServerless.Connections;
 
 namespace FinServerless.Trainer;
 
@@ -25,13 +25,14 @@ public sealed record StoreLocation(IRunOutput Store, string Path)
         if (uri.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
         {
             var connection = Connection(settings);
-            var endpoint = connection.BlobServiceUri!.AbsoluteUri.TrimEnd('/') + "/";
+            var service = connection.CreateBlobServiceClient();
+            var endpoint = service.Uri.AbsoluteUri.TrimEnd('/') + "/";
             if (!uri.StartsWith(endpoint, StringComparison.OrdinalIgnoreCase))
             {
                 throw new Training.TrainingInputException($"{option} '{uri}' is not in the configured storage account ({endpoint}); use a blob URL of that account or blob://container/path.");
             }
 
-            return new StoreLocation(new BlobRunOutput(connection.CreateBlobServiceClient()), Uri.UnescapeDataString(uri[endpoint.Length..]));
+            return new StoreLocation(new BlobRunOutput(service), Uri.UnescapeDataString(uri[endpoint.Length..]));
         }
 
         var local = uri.StartsWith("file://", StringComparison.Ordinal) ? new Uri(uri).LocalPath : System.IO.Path.GetFullPath(uri);
