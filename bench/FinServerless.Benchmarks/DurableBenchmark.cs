@@ -3,12 +3,11 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FinServerless.Azurite;
+using FinServerless.Connections;
 using FinServerless.Durable.Backend;
 using FinServerless.Durable.Orchestration;
 using FinServerless.Durable.Protocol;
 using FinServerless.Native;
-using FinServerless.Storage.Blobs;
-using FinServerless.Storage.Queues;
 
 namespace FinServerless.Benchmarks;
 
@@ -21,8 +20,7 @@ internal static class DurableBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         await using var azurite = await AzuriteServer.StartAsync();
-        var blobs = BlobServiceClient.FromConnectionString(azurite.ConnectionString);
-        var queues = QueueServiceClient.FromConnectionString(azurite.ConnectionString);
+        var connection = StorageConnection.FromConnectionString(azurite.ConnectionString);
         var episodes = 0L;
         var activities = 0L;
         var orchestrators = new Dictionary<string, Orchestrator>
@@ -54,7 +52,7 @@ internal static class DurableBenchmark
 
         async Task<(double Seconds, long Episodes, long Activities)> Measure(string hubName, Func<StorageTaskHub, Task<IReadOnlyList<string>>> start)
         {
-            var hub = new StorageTaskHub(blobs, queues, new TaskHubOptions { HubName = hubName, MaxPollInterval = TimeSpan.FromMilliseconds(50) });
+            var hub = new StorageTaskHub(connection, new TaskHubOptions { HubName = hubName, MaxPollInterval = TimeSpan.FromMilliseconds(50) });
             await hub.CreateIfNotExistsAsync();
             using var stop = new CancellationTokenSource();
             var worker = hub.RunAsync(Orchestrate, Activity, stop.Token);

@@ -63,6 +63,16 @@ public sealed class StorageConnection
     /// <summary>Retries of a failed request (default 5).</summary>
     public int MaxRetries { get; init; } = 5;
 
+    /// <summary>
+    /// The blob REST API version sent. Azure.Storage.Blobs 12.30.1 defaults to 2026-10-06, which Azurite 3.37.0 (the
+    /// version pinned in eng/package.json, used by tests, the dev host and the benchmark) refuses; 2026-06-06 is the
+    /// newest both accept. Raise it together with Azurite.
+    /// </summary>
+    public BlobClientOptions.ServiceVersion BlobServiceVersion { get; init; } = BlobClientOptions.ServiceVersion.V2026_06_06;
+
+    /// <summary>The queue REST API version sent (see <see cref="BlobServiceVersion"/>).</summary>
+    public QueueClientOptions.ServiceVersion QueueServiceVersion { get; init; } = QueueClientOptions.ServiceVersion.V2026_06_06;
+
     /// <summary>Parses a storage connection string; <paramref name="settingName"/> names it in errors.</summary>
     /// <exception cref="FormatException">The text is not a storage connection string; the message says what is wrong, never the text.</exception>
     public static StorageConnection FromConnectionString(string connectionString, string settingName = "connection string")
@@ -143,7 +153,7 @@ public sealed class StorageConnection
     /// <summary>A blob service client for this connection.</summary>
     public BlobServiceClient CreateBlobServiceClient()
     {
-        var options = Configure(new BlobClientOptions());
+        var options = Configure(new BlobClientOptions(BlobServiceVersion));
         return _connectionString is not null
             ? new BlobServiceClient(_connectionString, options)
             : new BlobServiceClient(BlobServiceUri ?? throw new InvalidOperationException($"Storage connection {Description} has no blob endpoint."), _token, options);
@@ -152,7 +162,7 @@ public sealed class StorageConnection
     /// <summary>A queue service client for this connection; messages base64 by default, as the Functions queue trigger expects.</summary>
     public QueueServiceClient CreateQueueServiceClient(QueueMessageEncoding encoding = QueueMessageEncoding.Base64)
     {
-        var options = Configure(new QueueClientOptions { MessageEncoding = encoding });
+        var options = Configure(new QueueClientOptions(QueueServiceVersion) { MessageEncoding = encoding });
         return _connectionString is not null
             ? new QueueServiceClient(_connectionString, options)
             : new QueueServiceClient(QueueServiceUri ?? throw new InvalidOperationException($"Storage connection {Description} has no queue endpoint."), _token, options);

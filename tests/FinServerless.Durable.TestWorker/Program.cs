@@ -2,13 +2,13 @@ using System.Text.Json;
 using FinServerless.Durable.Backend;
 using FinServerless.Durable.Orchestration;
 using FinServerless.Durable.Protocol;
-using FinServerless.Storage;
+using FinServerless.Connections;
 
 // Usage: FinServerless.Durable.TestWorker <connection string> <hub name> <activity delay ms>
 // Runs until killed; prints "ready" once polling, and one line per finished activity.
 var connection = StorageConnection.FromConnectionString(args[0]);
 var delay = int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
-var hub = new StorageTaskHub(connection.CreateBlobServiceClient(), connection.CreateQueueServiceClient(), new TaskHubOptions
+var hub = new StorageTaskHub(connection, new TaskHubOptions
 {
     HubName = args[1],
     VisibilityTimeout = TimeSpan.FromSeconds(4),

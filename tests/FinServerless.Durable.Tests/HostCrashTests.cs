@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FinServerless.Connections;
 using FinServerless.Durable.Backend;
 using FinServerless.Durable.Protocol;
 using FinServerless.Native;
@@ -42,7 +43,7 @@ public sealed class HostCrashTests(AzuriteFixture azurite) : IClassFixture<Azuri
     public async Task A_fan_out_of_1000_survives_a_SIGKILL_of_its_host_and_completes_after_restart()
     {
         var hubName = "crash" + Guid.NewGuid().ToString("N")[..10];
-        var hub = new StorageTaskHub(azurite.Blobs, azurite.Queues, new TaskHubOptions { HubName = hubName });
+        var hub = new StorageTaskHub(StorageConnection.FromConnectionString(azurite.ConnectionString), new TaskHubOptions { HubName = hubName });
         await hub.CreateIfNotExistsAsync();
         var id = await hub.StartAsync("FanOut", "1000", "fan-crash");
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using FinServerless.Connections;
 using FinServerless.Durable.Backend;
 using FinServerless.Durable.Http;
 using FinServerless.Durable.Orchestration;
@@ -28,7 +29,7 @@ public sealed class ManagementApiTests(AzuriteFixture azurite) : IClassFixture<A
     [Fact]
     public async Task Start_status_events_terminate_list_and_purge_behave_like_Durable_Functions()
     {
-        var hub = new StorageTaskHub(azurite.Blobs, azurite.Queues, new TaskHubOptions { HubName = "api" + Guid.NewGuid().ToString("N")[..10], MaxPollInterval = TimeSpan.FromMilliseconds(50) });
+        var hub = new StorageTaskHub(StorageConnection.FromConnectionString(azurite.ConnectionString), new TaskHubOptions { HubName = "api" + Guid.NewGuid().ToString("N")[..10], MaxPollInterval = TimeSpan.FromMilliseconds(50) });
         await hub.CreateIfNotExistsAsync();
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");

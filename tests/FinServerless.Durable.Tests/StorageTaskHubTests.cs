@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Azure.Storage.Queues;
+using FinServerless.Connections;
 using FinServerless.Durable.Backend;
 using FinServerless.Durable.Orchestration;
 using FinServerless.Durable.Protocol;
@@ -95,7 +97,7 @@ public sealed class StorageTaskHubTests(AzuriteFixture azurite) : IClassFixture<
     }
 
     private StorageTaskHub Hub(string name, TimeSpan? visibility = null, Action<string>? log = null) =>
-        new(azurite.Blobs, azurite.Queues, new TaskHubOptions { HubName = name, VisibilityTimeout = visibility ?? TimeSpan.FromSeconds(30), MaxPollInterval = TimeSpan.FromMilliseconds(100), Log = log });
+        new(StorageConnection.FromConnectionString(azurite.ConnectionString), new TaskHubOptions { HubName = name, VisibilityTimeout = visibility ?? TimeSpan.FromSeconds(30), MaxPollInterval = TimeSpan.FromMilliseconds(100), Log = log });
 
     private static string HubName() => "h" + Guid.NewGuid().ToString("N")[..12];
 
@@ -251,7 +253,8 @@ public sealed class StorageTaskHubTests(AzuriteFixture azurite) : IClassFixture<
             Generation = 1,
             Event = new HistoryEvent { EventId = -1, Timestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(DateTime.UtcNow), TaskCompleted = new TaskCompletedEvent { TaskScheduledId = 0, Result = "999" } },
         };
-        await azurite.Queues.GetQueueClient($"{name}-control").WithEncoding(Storage.Queues.QueueMessageEncoding.None)
+        // The hub's own wire format: base64 of the protobuf bytes, sent as is (no second base64 by the SDK).
+        await StorageConnection.FromConnectionString(azurite.ConnectionString).CreateQueueServiceClient(QueueMessageEncoding.None).GetQueueClient($"{name}-control")
             .SendMessageAsync(Convert.ToBase64String(Google.Protobuf.MessageExtensions.ToByteArray(late)));
         deadline = DateTime.UtcNow.AddSeconds(10);
         while (DateTime.UtcNow < deadline && !log.Any(l => l.Contains("dropped 1 event(s) of an earlier execution", StringComparison.Ordinal)))

@@ -1,5 +1,6 @@
 using Azure;
-using FinServerless.Storage.Queues;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
 
 namespace FinServerless.Durable.Backend;
 
@@ -44,7 +45,7 @@ internal sealed class MessageLeases : IAsyncDisposable
             {
                 if (visibleAgainIn is { } delay)
                 {
-                    await _queue.UpdateMessageAsync(m.MessageId, receipt, delay, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                    await _queue.UpdateMessageAsync(m.MessageId, receipt, visibilityTimeout: delay, cancellationToken: CancellationToken.None).ConfigureAwait(false);
                 }
                 else
                 {
@@ -99,7 +100,7 @@ internal sealed class MessageLeases : IAsyncDisposable
                 {
                     try
                     {
-                        var receipt = await _queue.UpdateMessageAsync(kv.Key, kv.Value, _visibility, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                        UpdateReceipt receipt = await _queue.UpdateMessageAsync(kv.Key, kv.Value, visibilityTimeout: _visibility, cancellationToken: CancellationToken.None).ConfigureAwait(false);
                         return (kv.Key, Receipt: (string?)receipt.PopReceipt);
                     }
                     catch (RequestFailedException ex) when (ex.Status is 404 or 400)

@@ -1,7 +1,8 @@
 using Azure;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
 using FinServerless.Durable.Protocol;
-using FinServerless.Storage.Blobs;
-using FinServerless.Storage.Queues;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
@@ -67,7 +68,7 @@ public sealed partial class StorageTaskHub
                 IReadOnlyList<QueueMessage> batch;
                 try
                 {
-                    batch = await queue.ReceiveMessagesAsync(32, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false);
+                    batch = (await queue.ReceiveMessagesAsync(32, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false)).Value;
                 }
                 catch (RequestFailedException ex)
                 {
@@ -376,10 +377,10 @@ public sealed partial class StorageTaskHub
             }
         }).ConfigureAwait(false);
 
-        var committed = await _instances.GetBlobClient(instanceId).UploadAsync(new BinaryData(next.ToByteArray()), new BlobUploadOptions
+        BlobContentInfo committed = await _instances.GetBlobClient(instanceId).UploadAsync(new BinaryData(next.ToByteArray()), new BlobUploadOptions
         {
-            Conditions = loaded is null ? BlobRequestConditions.CreateOnly : BlobRequestConditions.Matching(loaded.Value.ETag),
-            ContentType = "application/x-protobuf",
+            Conditions = loaded is null ? CreateOnly() : Matching(loaded.Value.ETag),
+            HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-protobuf" },
         }, cancellationToken).ConfigureAwait(false);
         if (IsTerminal(next.State.OrchestrationStatus) || _committed.Count >= 10_000)
         {

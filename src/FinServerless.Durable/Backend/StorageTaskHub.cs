@@ -1,9 +1,11 @@
 using System.Runtime.CompilerServices;
 using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Queues;
+using FinServerless.Connections;
 using FinServerless.Durable.Orchestration;
 using FinServerless.Durable.Protocol;
-using FinServerless.Storage.Blobs;
-using FinServerless.Storage.Queues;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
@@ -25,14 +27,22 @@ public sealed partial class StorageTaskHub
     private readonly QueueClient _workItems;
     private readonly TaskHubOptions _options;
 
-    /// <summary>Creates a hub over the given storage clients.</summary>
-    public StorageTaskHub(BlobServiceClient blobs, QueueServiceClient queues, TaskHubOptions? options = null)
+    /// <summary>
+    /// Creates a hub on the storage account of <paramref name="connection"/> (its retries and network timeout apply).
+    /// The hub makes its own queue clients with <see cref="QueueMessageEncoding.None"/>: its messages are protobuf bytes
+    /// it base64-encodes itself, so the text on the wire is that base64 whatever encoding the application's queues use,
+    /// and a message that is not readable reaches the dispatcher (which logs and drops it) instead of failing the receive.
+    /// </summary>
+    public StorageTaskHub(StorageConnection connection, TaskHubOptions? options = null)
     {
+        ArgumentNullException.ThrowIfNull(connection);
         _options = options ?? new TaskHubOptions();
         _options.Validate();
+        var blobs = connection.CreateBlobServiceClient();
+        var queues = connection.CreateQueueServiceClient(QueueMessageEncoding.None);
         _instances = blobs.GetBlobContainerClient($"{_options.HubName}-instances");
-        _control = queues.GetQueueClient($"{_options.HubName}-control").WithEncoding(QueueMessageEncoding.None);
-        _workItems = queues.GetQueueClient($"{_options.HubName}-workitems").WithEncoding(QueueMessageEncoding.None);
+        _control = queues.GetQueueClient($"{_options.HubName}-control");
+        _workItems = queues.GetQueueClient($"{_options.HubName}-workitems");
     }
 
     /// <summary>The hub's name.</summary>
@@ -41,9 +51,9 @@ public sealed partial class StorageTaskHub
     /// <summary>Creates the container and queues if absent.</summary>
     public async Task CreateIfNotExistsAsync(CancellationToken cancellationToken = default)
     {
-        await _instances.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
-        await _control.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
-        await _workItems.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        await _instances.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await _control.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await _workItems.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Schedules a new instance; returns its id. Fails if a running instance has the same id.</summary>
@@ -76,7 +86,7 @@ public sealed partial class StorageTaskHub
         state.ExecutionId = NewExecutionId();
         await blob.UploadAsync(new BinaryData(new StoredInstance { State = state, Generation = generation }.ToByteArray()), new BlobUploadOptions
         {
-            Conditions = existing is null ? BlobRequestConditions.CreateOnly : BlobRequestConditions.Matching(existing.Value.ETag),
+            Conditions = existing is null ? CreateOnly() : Matching(existing.Value.ETag),
         }, cancellationToken).ConfigureAwait(false);
 
         var started = new ExecutionStartedEvent { Name = name, OrchestrationInstance = new OrchestrationInstance { InstanceId = instanceId, ExecutionId = state.ExecutionId } };
@@ -134,14 +144,14 @@ public sealed partial class StorageTaskHub
             throw new InvalidOperationException($"Orchestration instance '{instanceId}' is {Describe(loaded.Value.Instance.State.OrchestrationStatus)}; terminate it before purging.");
         }
 
-        return await _instances.GetBlobClient(instanceId).DeleteIfExistsAsync(BlobRequestConditions.Matching(loaded.Value.ETag), cancellationToken).ConfigureAwait(false);
+        return await _instances.GetBlobClient(instanceId).DeleteIfExistsAsync(DeleteSnapshotsOption.None, Matching(loaded.Value.ETag), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Instances, optionally filtered by status and creation time.</summary>
     public async IAsyncEnumerable<OrchestrationState> ListAsync(
         IReadOnlyCollection<OrchestrationStatus>? statuses = null, DateTime? createdFrom = null, DateTime? createdTo = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await foreach (var item in _instances.GetBlobsAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var item in _instances.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix: null, cancellationToken).ConfigureAwait(false))
         {
             var loaded = await LoadAsync(item.Name, cancellationToken).ConfigureAwait(false);
             if (loaded is not { } l)
@@ -192,9 +202,12 @@ public sealed partial class StorageTaskHub
     {
         try
         {
-            await using var stream = await _instances.GetBlobClient(instanceId).OpenReadAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            // One GET; the SDK resumes a broken body with a ranged read pinned to this ETag (If-Match), so the bytes
+            // parsed are always of the version whose ETag is returned.
+            using var download = (await _instances.GetBlobClient(instanceId).DownloadStreamingAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value;
+            await using var stream = download.Content;
             var instance = StoredInstance.Parser.ParseFrom(stream);
-            return (instance, stream.Properties.ETag);
+            return (instance, download.Details.ETag);
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
@@ -204,6 +217,12 @@ public sealed partial class StorageTaskHub
 
     private Task SendControlAsync(ControlMessage message, TimeSpan? delay, CancellationToken cancellationToken) =>
         _control.SendMessageAsync(Convert.ToBase64String(message.ToByteArray()), delay, TimeSpan.FromSeconds(-1), cancellationToken);
+
+    /// <summary>Create-only: the write succeeds only when no blob exists under the name (else 409 BlobAlreadyExists).</summary>
+    private static BlobRequestConditions CreateOnly() => new() { IfNoneMatch = ETag.All };
+
+    /// <summary>Only while the blob still has <paramref name="etag"/> (else 412 ConditionNotMet).</summary>
+    private static BlobRequestConditions Matching(ETag etag) => new() { IfMatch = etag };
 
     private static Timestamp Now() => Timestamp.FromDateTime(DateTime.UtcNow);
 
