@@ -115,7 +115,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
         Log($"handler ready on port {_handler.Port} (pid {_handler.ProcessId})");
         _invoker = new Invoker(_handler, _queues, Setting, Log);
 
-        Hub = new StorageTaskHub(_blobs, connection.CreateQueueServiceClient(), _app.DurableOptions(Log));
+        Hub = new StorageTaskHub(connection, _app.DurableOptions(Log));
         await Hub.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
 
         var builder = WebApplication.CreateSlimBuilder();

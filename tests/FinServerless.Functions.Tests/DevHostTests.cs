@@ -47,10 +47,10 @@ public sealed class DevHostTests(AzuriteFixture azurite) : IClassFixture<Azurite
 
         var poison = azurite.Queues.GetQueueClient("ingest-events-poison");
         await poison.CreateIfNotExistsAsync();
-        await Poll.UntilAsync(async () => (await poison.PeekMessagesAsync()).Count > 0 ? [] : null, TimeSpan.FromMinutes(2), "the poison queue");
+        await Poll.UntilAsync(async () => (await poison.PeekMessagesAsync()).Value.Length > 0 ? [] : null, TimeSpan.FromMinutes(2), "the poison queue");
 
-        var message = Assert.Single(await poison.PeekMessagesAsync(10));
-        Assert.Contains("inbox-nocontract/loans/2026-11-22.csv", message.MessageText);
+        var message = Assert.Single((await poison.PeekMessagesAsync(10)).Value);
+        Assert.Contains("inbox-nocontract/loans/2026-11-22.csv", message.Body.ToString());
         lock (log)
         {
             Assert.Equal(5, log.Count(l => l.Contains("Executed 'Functions.IngestDataset' (Failed", StringComparison.Ordinal)));

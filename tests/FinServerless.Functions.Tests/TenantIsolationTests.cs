@@ -56,8 +56,8 @@ public sealed class HostileHostFixture : IAsyncLifetime
         await blobs.GetBlobContainerClient("inbox-victim").GetBlobClient("taiwan-credit/secret.csv").UploadAsync(
             new BinaryData(File.ReadAllBytes(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "UCI_Credit_Card.csv"))[..20_000].AsMemory()[..LastNewline()]), new BlobUploadOptions());
 
-        var attacker = blobs.GetBlobContainerClient("inbox-attacker");
-        AttackerInbox = new BlobContainerClient(attacker.GenerateSasUri(BlobSasBuilder.ForPartnerInbox(attacker.Name, TimeSpan.FromHours(1), allowHttp: true)));
+        var sas = await PartnerInboxSas.CreateAsync(blobs, FinServerless.Contracts.StorageName.Partner("attacker"), TimeSpan.FromHours(1), allowHttp: true);
+        AttackerInbox = new BlobContainerClient(sas.Uri);
 
         var settings = AppLayout.Settings(Azurite.ConnectionString);
         settings["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] = HostBodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture);
