@@ -58,10 +58,10 @@ public sealed class StorageConnection
     public string Description { get; }
 
     /// <summary>Seconds one try may wait on the network before it is retried (default 100, the SDK's own).</summary>
-    public TimeSpan NetworkTimeout { get; init; } = TimeSpan.FromSeconds(100);
+    public TimeSpan NetworkTimeout { get; set; } = TimeSpan.FromSeconds(100);
 
     /// <summary>Retries of a failed request (default 5).</summary>
-    public int MaxRetries { get; init; } = 5;
+    public int MaxRetries { get; set; } = 5;
 
     /// <summary>
     /// The blob REST API version sent. Azure.Storage.Blobs 12.30.1 defaults to 2026-10-06, which Azurite 3.37.0 (the
