@@ -29,8 +29,10 @@ public enum StorageCredentialKind
 /// (<c>managedidentity</c>) and <c>__clientId</c> describe an identity-based one. It creates the official
 /// <see cref="BlobServiceClient"/> and <see cref="QueueServiceClient"/> (queue messages base64, as the Functions queue
 /// trigger expects), with bounded retries and a network timeout, so an unreachable endpoint fails in bounded time.
+/// A record so that the retry settings can be set on what the factories return:
+/// <c>StorageConnection.FromSettings(name, settings) with { MaxRetries = 2 }</c>.
 /// </summary>
-public sealed class StorageConnection
+public sealed record StorageConnection
 {
     private readonly string? _connectionString;
     private readonly TokenCredential? _token;
@@ -54,6 +56,9 @@ public sealed class StorageConnection
     /// <summary>The queue endpoint of an identity-based connection.</summary>
     public Uri? QueueServiceUri { get; }
 
+    /// <summary>The Entra ID credential of an identity-based connection (null for connection strings).</summary>
+    public TokenCredential? TokenCredential => _token;
+
     /// <summary>A description safe for logs (endpoints and credential kind, never keys or signatures).</summary>
     public string Description { get; }
 
@@ -62,6 +67,16 @@ public sealed class StorageConnection
 
     /// <summary>Retries of a failed request (default 5).</summary>
     public int MaxRetries { get; set; } = 5;
+
+    /// <summary>
+    /// The blob REST API version sent. Azure.Storage.Blobs 12.30.1 defaults to 2026-10-06, which Azurite 3.37.0 (the
+    /// version pinned in eng/package.json, used by tests, the dev host and the benchmark) refuses; 2026-06-06 is the
+    /// newest both accept. Raise it together with Azurite.
+    /// </summary>
+    public BlobClientOptions.ServiceVersion BlobServiceVersion { get; init; } = BlobClientOptions.ServiceVersion.V2026_06_06;
+
+    /// <summary>The queue REST API version sent (see <see cref="BlobServiceVersion"/>).</summary>
+    public QueueClientOptions.ServiceVersion QueueServiceVersion { get; init; } = QueueClientOptions.ServiceVersion.V2026_06_06;
 
     /// <summary>
     /// The blob REST API version sent. Azure.Storage.Blobs 12.30.1 defaults to 2026-10-06, which Azurite 3.37.0 (the
@@ -93,6 +108,11 @@ public sealed class StorageConnection
         if (!development && !parts.ContainsKey("AccountName") && !parts.ContainsKey("BlobEndpoint") && !parts.ContainsKey("QueueEndpoint"))
         {
             throw new FormatException($"The storage {settingName} names no account: give AccountName (and AccountKey) or BlobEndpoint/QueueEndpoint, or UseDevelopmentStorage=true.");
+        }
+
+        if (parts.TryGetValue("AccountKey", out var key) && !IsBase64(key))
+        {
+            throw new FormatException($"The storage {settingName} has an AccountKey that is not valid base64; copy the key again from the storage account's access keys.");
         }
 
         var kind = parts.ContainsKey("SharedAccessSignature") ? StorageCredentialKind.SharedAccessSignature
@@ -180,6 +200,12 @@ public sealed class StorageConnection
         options.Retry.MaxDelay = TimeSpan.FromSeconds(10);
         options.Retry.NetworkTimeout = NetworkTimeout;
         return options;
+    }
+
+    private static bool IsBase64(string text)
+    {
+        var buffer = new byte[(text.Length * 3 / 4) + 3];
+        return text.Length > 0 && Convert.TryFromBase64String(text, buffer, out _);
     }
 
     private static Uri? ParseUri(string? text, string setting) =>
