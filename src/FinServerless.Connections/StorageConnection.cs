@@ -63,20 +63,10 @@ public sealed record StorageConnection
     public string Description { get; }
 
     /// <summary>Seconds one try may wait on the network before it is retried (default 100, the SDK's own).</summary>
-    public TimeSpan NetworkTimeout { get; set; } = TimeSpan.FromSeconds(100);
+    public TimeSpan NetworkTimeout { get; init; } = TimeSpan.FromSeconds(100);
 
     /// <summary>Retries of a failed request (default 5).</summary>
-    public int MaxRetries { get; set; } = 5;
-
-    /// <summary>
-    /// The blob REST API version sent. Azure.Storage.Blobs 12.30.1 defaults to 2026-10-06, which Azurite 3.37.0 (the
-    /// version pinned in eng/package.json, used by tests, the dev host and the benchmark) refuses; 2026-06-06 is the
-    /// newest both accept. Raise it together with Azurite.
-    /// </summary>
-    public BlobClientOptions.ServiceVersion BlobServiceVersion { get; init; } = BlobClientOptions.ServiceVersion.V2026_06_06;
-
-    /// <summary>The queue REST API version sent (see <see cref="BlobServiceVersion"/>).</summary>
-    public QueueClientOptions.ServiceVersion QueueServiceVersion { get; init; } = QueueClientOptions.ServiceVersion.V2026_06_06;
+    public int MaxRetries { get; init; } = 5;
 
     /// <summary>
     /// The blob REST API version sent. Azure.Storage.Blobs 12.30.1 defaults to 2026-10-06, which Azurite 3.37.0 (the

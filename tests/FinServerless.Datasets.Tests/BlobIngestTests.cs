@@ -122,4 +122,22 @@ public sealed class BlobIngestTests(AzuriteFixture azurite) : IClassFixture<Azur
         Assert.True(await service.GetBlobContainerClient("quarantine").GetBlobClient($"{partner}/taiwan-credit/{outcome.RunId}/report.json").ExistsAsync());
         Assert.Contains($"inbox-{partner}/taiwan-credit/empty.csv", outcome.Message);
     }
+
+    [Fact]
+    public async Task An_unreachable_account_fails_in_bounded_time_naming_the_operation_and_the_account()
+    {
+        var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        var service = (FinServerless.Connections.StorageConnection.FromConnectionString(
+            $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={FinServerless.Azurite.AzuriteServer.AccountKey};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1")
+            with { MaxRetries = 1, NetworkTimeout = TimeSpan.FromSeconds(2) }).CreateBlobServiceClient();
+
+        var error = await Assert.ThrowsAsync<FinServerless.Connections.StorageOperationException>(() => new BlobRunOutput(service).ReadAsync("contracts/acme/loans.json", default));
+
+        Assert.Contains("download", error.Message, StringComparison.Ordinal);
+        Assert.Contains("devstoreaccount1", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(FinServerless.Azurite.AzuriteServer.AccountKey, error.Message, StringComparison.Ordinal);
+    }
 }

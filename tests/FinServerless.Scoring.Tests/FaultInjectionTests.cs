@@ -21,9 +21,8 @@ public sealed class FaultInjectionTests(AzuriteFixture azurite) : IClassFixture<
     private BlobServiceClient Through(FaultProxy proxy)
     {
         var connection = StorageConnection.FromConnectionString(
-            $"DefaultEndpointsProtocol=http;AccountName={AzuriteServer.AccountName};AccountKey={AzuriteServer.AccountKey};BlobEndpoint={proxy.Through(azurite.Server.BlobEndpoint)}");
-        connection.MaxRetries = 30;
-        connection.NetworkTimeout = TimeSpan.FromSeconds(20);
+            $"DefaultEndpointsProtocol=http;AccountName={AzuriteServer.AccountName};AccountKey={AzuriteServer.AccountKey};BlobEndpoint={proxy.Through(azurite.Server.BlobEndpoint)}")
+            with { MaxRetries = 30, NetworkTimeout = TimeSpan.FromSeconds(20) };
         return connection.CreateBlobServiceClient();
     }
 

@@ -41,6 +41,10 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
         {
             return false;
         }
+        catch (Exception ex) when (Unreachable(ex))
+        {
+            throw FinServerless.Connections.StorageFailure.Describe(ex, "upload", blob.Uri);
+        }
     }
 
     /// <inheritdoc/>
@@ -54,7 +58,15 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
         {
             return null;
         }
+        catch (Exception ex) when (Unreachable(ex))
+        {
+            throw FinServerless.Connections.StorageFailure.Describe(ex, "download", Blob(path).Uri);
+        }
     }
+
+    /// <summary>The service did not answer (retries exhausted on the network): described with the account and operation.</summary>
+    private static bool Unreachable(Exception ex) =>
+        ex is AggregateException or HttpRequestException or TimeoutException || (ex is RequestFailedException { Status: 0 });
 
     /// <inheritdoc/>
     public async Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken)
