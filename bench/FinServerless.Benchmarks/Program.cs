@@ -16,7 +16,7 @@ static int Usage()
     Console.Error.WriteLine("""
         finserverless-bench <benchmark> [options]
 
-          storage [--size-mib N] [--repeat N]   1 GiB upload/download: our .NET client vs @azure/storage-blob, same Azurite
+          storage [--size-mib N] [--repeat N]   1 GiB upload/download: Azure.Storage.Blobs vs @azure/storage-blob, same Azurite
           ingest [--rows N] [--large-gib N]      5M-row validate+normalize: our ingest vs pandas; then a 2 GiB file for memory
           score [--rows N] [--rounds N]          5M rows, 300-tree XGBoost: our ORT scorer vs bare Run vs pandas + XGBoost
           durable                                work items/s of the storage task hub on Azurite
