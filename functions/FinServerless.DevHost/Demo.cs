@@ -6,6 +6,7 @@ using FinServerless.Native;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using FinServerless.Connections;
+using FinServerless.Contracts;
 
 namespace FinServerless.DevHost;
 
@@ -56,14 +57,15 @@ public static class Demo
         Step($"dev host up at {host.BaseAddress}");
 
         var blobs = StorageConnection.FromConnectionString(azurite.ConnectionString).CreateBlobServiceClient();
-        var contracts = blobs.GetBlobContainerClient("contracts");
+        var contracts = blobs.GetBlobContainerClient(StorageLayout.ContractsContainer);
         await contracts.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        await contracts.GetBlobClient($"{Partner}/{Dataset}.json").UploadAsync(new BinaryData(await File.ReadAllBytesAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"), cancellationToken)), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, cancellationToken);
-        var inbox = blobs.GetBlobContainerClient($"inbox-{Partner}");
+        var drop = new InboxFile(StorageName.Partner(Partner), StorageName.Dataset(Dataset), StorageName.File(Path.GetFileName(samplePath), "the sample file's name"));
+        await contracts.GetBlobClient(StorageLayout.Contract(drop.Partner, drop.Dataset)[(StorageLayout.ContractsContainer.Length + 1)..]).UploadAsync(new BinaryData(await File.ReadAllBytesAsync(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"), cancellationToken)), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, cancellationToken);
+        var inbox = blobs.GetBlobContainerClient(drop.Container);
         await inbox.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         await using (var file = File.OpenRead(samplePath))
         {
-            await inbox.GetBlobClient($"{Dataset}/{Path.GetFileName(samplePath)}").UploadAsync(file, new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "text/csv" }, TransferOptions = new Azure.Storage.StorageTransferOptions { InitialTransferSize = 8 << 20, MaximumTransferSize = 8 << 20, MaximumConcurrency = 4 } }, cancellationToken);
+            await inbox.GetBlobClient(drop.BlobName).UploadAsync(file, new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "text/csv" }, TransferOptions = new Azure.Storage.StorageTransferOptions { InitialTransferSize = 8 << 20, MaximumTransferSize = 8 << 20, MaximumConcurrency = 4 } }, cancellationToken);
         }
 
         Step($"dropped {Path.GetFileName(samplePath)} ({new FileInfo(samplePath).Length:N0} bytes) into inbox-{Partner}/{Dataset}/ with its contract");

@@ -236,10 +236,6 @@ public sealed class DevHostRuntime : IAsyncDisposable
         await http.Response.WriteAsJsonAsync(new { error = $"No function serves {http.Request.Method} /api/{path}." }, http.RequestAborted).ConfigureAwait(false);
     }
 
-    /// <summary>A name from storage as a log line may hold it: control and non-ASCII characters escaped, at most 200 characters.</summary>
-    private static string Printable(string text) =>
-        string.Concat((text.Length > 200 ? text[..200] + "…" : text).Select(c => c is >= ' ' and <= '~' || c == '…' ? c.ToString() : $"\\u{(int)c:X4}"));
-
     private Task TooLargeAsync(HttpContext http)
     {
         http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
@@ -505,7 +501,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
                         await events.SendMessageAsync(BlobCreatedEvent(container, blob).ToJsonString(), cancellationToken: cancellationToken).ConfigureAwait(false);
                         seen[key] = etag;
                         changed = true;
-                        Log($"inbox watcher: BlobCreated {Printable(key)} ({blob.Properties.ContentLength:N0} bytes) → ingest-events");
+                        Log($"inbox watcher: BlobCreated {FinServerless.Contracts.StorageName.Quote(key)} ({blob.Properties.ContentLength:N0} bytes) → ingest-events");
                     }
                 }
 

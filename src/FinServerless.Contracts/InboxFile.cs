@@ -9,9 +9,9 @@ public sealed record InboxFile
     /// <summary>A file from its validated parts.</summary>
     public InboxFile(StorageName partner, StorageName dataset, StorageName file)
     {
-        ModelReference.Expect(partner, NameKind.Partner);
-        ModelReference.Expect(dataset, NameKind.Dataset);
-        ModelReference.Expect(file, NameKind.File);
+        StorageName.Expect(partner, NameKind.Partner);
+        StorageName.Expect(dataset, NameKind.Dataset);
+        StorageName.Expect(file, NameKind.File);
         (Partner, Dataset, File) = (partner, dataset, file);
     }
 

@@ -28,15 +28,15 @@ public sealed record ModelReference
     /// <summary>A reference to one version.</summary>
     public static ModelReference Of(StorageName model, StorageName version)
     {
-        Expect(model, NameKind.Model);
-        Expect(version, NameKind.Version);
+        StorageName.Expect(model, NameKind.Model);
+        StorageName.Expect(version, NameKind.Version);
         return new ModelReference(model, version);
     }
 
     /// <summary>A reference to the champion of a model.</summary>
     public static ModelReference ChampionOf(StorageName model)
     {
-        Expect(model, NameKind.Model);
+        StorageName.Expect(model, NameKind.Model);
         return new ModelReference(model, null);
     }
 
@@ -57,13 +57,4 @@ public sealed record ModelReference
 
     /// <inheritdoc/>
     public override string ToString() => $"{Model}@{Version?.Value ?? ChampionAlias}";
-
-    internal static void Expect(StorageName name, NameKind kind)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        if (name.Kind != kind)
-        {
-            throw new ArgumentException($"Expected a {kind} name, got a {name.Kind} name.", nameof(name));
-        }
-    }
 }

@@ -165,7 +165,7 @@ public static class StorageLayout
 
     private static string Of(StorageName name, NameKind kind)
     {
-        ModelReference.Expect(name, kind);
+        StorageName.Expect(name, kind);
         return name.Value;
     }
 }

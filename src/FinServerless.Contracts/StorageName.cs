@@ -174,6 +174,16 @@ public sealed class StorageName : IEquatable<StorageName>
         return sb.Append(text.Length > 80 ? "'…" : "'").ToString();
     }
 
+    /// <summary>Throws when <paramref name="name"/> is null or of another kind (a programming error, not bad input).</summary>
+    internal static void Expect(StorageName name, NameKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Kind != kind)
+        {
+            throw new ArgumentException($"Expected a {kind} name, got a {name.Kind} name.", nameof(name));
+        }
+    }
+
     /// <inheritdoc/>
     public override string ToString() => Value;
 

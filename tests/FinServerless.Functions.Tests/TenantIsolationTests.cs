@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using FinServerless.DevHost;
@@ -88,10 +87,12 @@ public sealed class TenantIsolationTests(HostileHostFixture fixture) : IClassFix
 {
     private BlobServiceClient Blobs => fixture.Azurite.Blobs;
 
+    /// <summary>Where the layout records a refused name; it must be the digest-named record under <c>_invalid/</c>.</summary>
     private static string FailurePath(string container, string blob)
     {
-        var digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{container}/{blob}")));
-        return $"_failures/_invalid/{digest}.json";
+        var path = FinServerless.Contracts.StorageLayout.IngestFailure(container, blob);
+        Assert.StartsWith("quarantine/_failures/_invalid/", path, StringComparison.Ordinal);
+        return path["quarantine/".Length..];
     }
 
     private async Task<JsonObject> WaitForBlobAsync(string container, string name, string what) =>
