@@ -50,7 +50,6 @@ public sealed record DevHostOptions
 /// </summary>
 public sealed class DevHostRuntime : IAsyncDisposable
 {
-    private const string WatcherState = "blob-watcher.json";
     private readonly CancellationTokenSource _stop = new(); // no new work: triggers, pollers and the watcher stop taking it
     private readonly CancellationTokenSource _abort = new(); // invocations in flight are cancelled (after the grace period)
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -147,7 +146,7 @@ public sealed class DevHostRuntime : IAsyncDisposable
             _loops.Add(Task.Run(() => TimerLoopAsync(f, _stop.Token)));
         }
 
-        _loops.Add(Task.Run(() => WatchInboxesAsync(_stop.Token)));
+        _loops.Add(Task.Run(() => new FinServerless.IsolatedHost.InboxEvents(_blobs, _queues, Log) { Interval = _options.WatchInterval }.RunAsync(_stop.Token)));
     }
 
     // ---- HTTP -----------------------------------------------------------------------------------------
@@ -462,88 +461,6 @@ public sealed class DevHostRuntime : IAsyncDisposable
             await _invoker.InvokeAsync(f, data, null, _abort.Token).ConfigureAwait(false);
         }
     }
-
-    // ---- Inbox watcher (stands in for Event Grid) --------------------------------------------------------
-
-    private async Task WatchInboxesAsync(CancellationToken cancellationToken)
-    {
-        var stateBlob = _blobs.GetBlobContainerClient("azure-webjobs-devhost").GetBlobClient(WatcherState);
-        await _blobs.GetBlobContainerClient("azure-webjobs-devhost").CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        Dictionary<string, string> seen;
-        try
-        {
-            seen = JsonSerializer.Deserialize<Dictionary<string, string>>((await stateBlob.DownloadContentAsync(cancellationToken).ConfigureAwait(false)).Value.Content.ToMemory().Span) ?? [];
-        }
-        catch (Azure.RequestFailedException ex) when (ex.Status == 404)
-        {
-            seen = [];
-        }
-
-        var events = _queues.GetQueueClient("ingest-events");
-        await events.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                var changed = false;
-                await foreach (var item in _blobs.GetBlobContainersAsync(BlobContainerTraits.None, BlobContainerStates.None, "inbox-", cancellationToken).ConfigureAwait(false))
-                {
-                    var container = item.Name;
-                    await foreach (var blob in _blobs.GetBlobContainerClient(container).GetBlobsAsync(BlobTraits.None, BlobStates.None, null, cancellationToken).ConfigureAwait(false))
-                    {
-                        var key = $"{container}/{blob.Name}";
-                        var etag = blob.Properties.ETag?.ToString() ?? string.Empty;
-                        if (seen.TryGetValue(key, out var known) && known == etag)
-                        {
-                            continue;
-                        }
-
-                        await events.SendMessageAsync(BlobCreatedEvent(container, blob).ToJsonString(), cancellationToken: cancellationToken).ConfigureAwait(false);
-                        seen[key] = etag;
-                        changed = true;
-                        Log($"inbox watcher: BlobCreated {FinServerless.Contracts.StorageName.Quote(key)} ({blob.Properties.ContentLength:N0} bytes) → ingest-events");
-                    }
-                }
-
-                if (changed)
-                {
-                    await stateBlob.UploadAsync(new BinaryData(JsonSerializer.SerializeToUtf8Bytes(seen)), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, cancellationToken).ConfigureAwait(false);
-                }
-
-                await Task.Delay(_options.WatchInterval, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is Azure.RequestFailedException or HttpRequestException or IOException)
-            {
-                Log($"inbox watcher: {ex.Message}; retrying");
-                await Task.Delay(1000, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private JsonObject BlobCreatedEvent(string container, BlobItem blob) => new()
-    {
-        ["topic"] = $"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/{_blobs.AccountName}",
-        ["subject"] = $"/blobServices/default/containers/{container}/blobs/{blob.Name}",
-        ["eventType"] = "Microsoft.Storage.BlobCreated",
-        ["id"] = Guid.NewGuid().ToString(),
-        ["eventTime"] = DateTimeOffset.UtcNow.ToString("o"),
-        ["dataVersion"] = string.Empty,
-        ["metadataVersion"] = "1",
-        ["data"] = new JsonObject
-        {
-            ["api"] = "PutBlob",
-            ["contentType"] = blob.Properties.ContentType,
-            ["contentLength"] = blob.Properties.ContentLength,
-            ["blobType"] = "BlockBlob",
-            ["eTag"] = blob.Properties.ETag?.ToString(),
-            ["url"] = $"{_blobs.Uri.AbsoluteUri.TrimEnd('/')}/{container}/{Uri.EscapeDataString(blob.Name).Replace("%2F", "/", StringComparison.Ordinal)}",
-            ["sequencer"] = DateTime.UtcNow.Ticks.ToString("x16", CultureInfo.InvariantCulture),
-        },
-    };
 
     // ---- Stopping ------------------------------------------------------------------------------------------
 

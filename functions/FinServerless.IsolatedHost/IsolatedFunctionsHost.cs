@@ -40,6 +40,9 @@ public sealed record IsolatedHostOptions
     /// <summary>The largest request body the front door accepts (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT; 100 MB as in Azure).</summary>
     public long MaxRequestBodyBytes { get; init; } = 100L * 1024 * 1024;
 
+    /// <summary>Play Event Grid's part for the <c>inbox-*</c> containers (BlobCreated events onto <c>ingest-events</c>).</summary>
+    public bool InboxEvents { get; init; } = true;
+
     /// <summary>Where the host's, the extensions' and the worker's logs go (default: one line each on the console).</summary>
     public Action<ILoggingBuilder> Logging { get; init; } = b => b.AddSimpleConsole(o =>
     {
@@ -72,6 +75,8 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
     private HttpProxy? _proxy;
     private FrontDoor? _door;
     private InvocationBridge? _bridge;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _inbox;
 
     private IsolatedFunctionsHost(IsolatedHostOptions options, HostConfiguration config, ILoggerFactory logs)
     {
@@ -181,6 +186,13 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
         }
 
         _jobs = jobs;
+        if (_options.InboxEvents)
+        {
+            var events = new InboxEvents(new BlobServiceClient(storage), new Azure.Storage.Queues.QueueServiceClient(storage, new Azure.Storage.Queues.QueueClientOptions { MessageEncoding = Azure.Storage.Queues.QueueMessageEncoding.Base64 }),
+                line => _log.LogInformation("{Line}", line));
+            _inbox = Task.Run(() => events.RunAsync(_stopping.Token), CancellationToken.None);
+        }
+
         _door.Open(functions, _jobs.Services, Status);
         _log.LogInformation("Host is running on {Address} with {Count} functions; durable task hub '{Hub}'.", BaseAddress, functions.Count, Configuration.HubName);
         foreach (var function in functions.Where(f => f.Descriptor.IsHttp))
@@ -257,6 +269,17 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
     public async Task StopAsync()
     {
         _door?.Close();
+        if (!_stopping.IsCancellationRequested)
+        {
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+
+        if (_inbox is not null)
+        {
+            await _inbox.ConfigureAwait(false);
+            _inbox = null;
+        }
+
         if (_jobs is not null)
         {
             using var grace = new CancellationTokenSource(_options.StopGrace);
@@ -290,6 +313,8 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         _jobs?.Dispose();
         _proxy?.Dispose();
+        _logs.Dispose();
+        _stopping.Dispose();
         foreach (var app in new[] { _front, _rpc })
         {
             if (app is not null)

@@ -196,4 +196,25 @@ public sealed class HostTests(HostFixture fixture) : IClassFixture<HostFixture>
         Assert.Contains(fixture.Log, l => l.Contains("Crash (queueTrigger crash-in) failed", StringComparison.Ordinal) && l.Contains("the worker process exited", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.OK, (await fixture.Http.GetAsync("api/echo/after-restart")).StatusCode);
     }
+
+    [Fact]
+    public async Task A_new_blob_version_in_an_inbox_container_becomes_one_blob_created_event_on_ingest_events()
+    {
+        var inbox = fixture.Blobs.GetBlobContainerClient("inbox-acme");
+        await inbox.CreateIfNotExistsAsync();
+        var events = fixture.Queues.GetQueueClient("ingest-events");
+        await inbox.GetBlobClient("loans/2026-12.csv").UploadAsync(BinaryData.FromString("id,amount\n1,100\n"), overwrite: true);
+
+        var first = JsonNode.Parse(await TestApp.EventuallyAsync("the BlobCreated event", () => TestApp.ReceiveAsync(events)))!;
+        Assert.Equal("Microsoft.Storage.BlobCreated", first["eventType"]!.GetValue<string>());
+        Assert.Equal("/blobServices/default/containers/inbox-acme/blobs/loans/2026-12.csv", first["subject"]!.GetValue<string>());
+        Assert.EndsWith("/inbox-acme/loans/2026-12.csv", first["data"]!["url"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // The same blob, unchanged, is not announced again; a new version is.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Null(await TestApp.ReceiveAsync(events));
+        await inbox.GetBlobClient("loans/2026-12.csv").UploadAsync(BinaryData.FromString("id,amount\n1,100\n2,200\n"), overwrite: true);
+        var second = JsonNode.Parse(await TestApp.EventuallyAsync("the second version's event", () => TestApp.ReceiveAsync(events)))!;
+        Assert.NotEqual(first["data"]!["eTag"]!.GetValue<string>(), second["data"]!["eTag"]!.GetValue<string>());
+    }
 }
