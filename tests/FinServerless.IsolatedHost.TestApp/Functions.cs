@@ -194,3 +194,29 @@ public static class ManualFunctions
         await container.GetBlobClient(Guid.NewGuid().ToString("N")).UploadAsync(BinaryData.FromString("manual"));
     }
 }
+
+/// <summary>The durable benchmark's two scenarios (bench/results/durable.md), with a trivial activity: they measure the backend.</summary>
+public static class BenchmarkFunctions
+{
+    /// <summary>Five sequential activities.</summary>
+    [Function(nameof(Chain))]
+    public static async Task<int> Chain([OrchestrationTrigger] TaskOrchestrationContext context)
+    {
+        var x = context.GetInput<int>();
+        for (var i = 0; i < 5; i++)
+        {
+            x = await context.CallActivityAsync<int>(nameof(Inc), x);
+        }
+
+        return x;
+    }
+
+    /// <summary>One activity per item, in parallel; the sum of the results.</summary>
+    [Function(nameof(FanOutInc))]
+    public static async Task<long> FanOutInc([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        (await Task.WhenAll(Enumerable.Range(0, context.GetInput<int>()).Select(i => context.CallActivityAsync<int>(nameof(Inc), i)))).Sum(x => (long)x);
+
+    /// <summary>x + 1.</summary>
+    [Function(nameof(Inc))]
+    public static int Inc([ActivityTrigger] int x) => x + 1;
+}

@@ -11,7 +11,7 @@ public sealed class HostTests(HostFixture fixture) : IClassFixture<HostFixture>
     public async Task The_handshake_indexes_and_loads_every_function_of_the_worker()
     {
         Assert.Equal(
-            ["AlwaysFails", "BlobCopy", "Boom", "CatchFailure", "Crash", "Echo", "FanOut", "HttpEcho", "HttpThrow", "Keyed", "Manual", "Slow", "Square", "StartFanOut", "Tick"],
+            ["AlwaysFails", "BlobCopy", "Boom", "CatchFailure", "Chain", "Crash", "Echo", "FanOut", "FanOutInc", "HttpEcho", "HttpThrow", "Inc", "Keyed", "Manual", "Slow", "Square", "StartFanOut", "Tick"],
             fixture.Host.FunctionNames.Order(StringComparer.Ordinal));
         var status = await TestApp.StatusAsync(fixture.Http);
         Assert.Equal("Running", status["state"]!.GetValue<string>());
