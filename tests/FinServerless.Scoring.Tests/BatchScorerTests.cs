@@ -8,7 +8,7 @@ namespace FinServerless.Scoring.Tests;
 
 public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<ScoringFixture>
 {
-    private static ModelManifest Manifest(string name, IReadOnlyList<string> features, string output, int column) => new()
+    internal static ModelManifest Manifest(string name, IReadOnlyList<string> features, string output, int column) => new()
     {
         Name = name,
         Version = "1.0.0",
@@ -72,18 +72,10 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
     public async Task A_tree_ensemble_trained_by_XGBoost_scores_as_XGBoost_predicts()
     {
         var features = fixture.Features;
-        var (ids, x, y) = fixture.Table();
-        using var train = new DMatrix(x, ids.Length, features.Count, y);
-        using var booster = new Booster(train).SetParameter("objective", "binary:logistic").SetParameter("max_depth", 4).SetParameter("eta", 0.3).SetParameter("nthread", 2);
-        for (var i = 0; i < 30; i++)
-        {
-            booster.UpdateOneIteration(i, train);
-        }
-
-        using var fresh = new DMatrix(x, ids.Length, features.Count);
-        var expected = booster.Predict(fresh);
+        var ids = fixture.Table().Ids;
+        var (onnx, expected) = fixture.Trees();
         var store = new ModelStore(fixture.Store);
-        await store.RegisterAsync(Manifest("trees", features, XGBoostTreeExport.ProbabilitiesOutput, 1), XGBoostTreeExport.Convert(booster.SaveJson(), features));
+        await store.RegisterAsync(Manifest("trees", features, XGBoostTreeExport.ProbabilitiesOutput, 1), onnx);
         await store.PromoteAsync(ModelReference.Parse("trees@1.0.0"), "first");
         using var model = await store.LoadAsync(ModelReference.Parse("trees@champion"));
 
