@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -42,38 +43,17 @@ public static class BatchScorer
         var clock = Stopwatch.StartNew();
         var results = new PartResult[run.Parts.Count];
         var parallel = Math.Max(1, Math.Min(options.Partitions, run.Parts.Count));
-        var sessions = new System.Collections.Concurrent.ConcurrentBag<InferenceSession>(
+        // Every batch of every part in flight goes to whichever session is free, so the last part is scored on
+        // all of them and no session idles while another still has a part to finish.
+        using var sessions = new SessionPool(
             options.SessionPerPartition && parallel > 1
-                ? Enumerable.Range(0, parallel).Select(_ => model.CreateSingleThreadSession())
-                : Enumerable.Repeat(model.Session, parallel));
-        try
-        {
-            await Parallel.ForEachAsync(
-                Enumerable.Range(0, run.Parts.Count),
-                new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken },
-                async (index, ct) =>
-                {
-                    sessions.TryTake(out var session);
-                    try
-                    {
-                        results[index] = await ScorePartAsync(run, index, prefix, store, model, session!, options, ct).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        sessions.Add(session!);
-                    }
-                }).ConfigureAwait(false);
-        }
-        finally
-        {
-            foreach (var session in sessions.Distinct())
-            {
-                if (!ReferenceEquals(session, model.Session))
-                {
-                    session.Dispose();
-                }
-            }
-        }
+                ? Enumerable.Range(0, parallel).Select(_ => model.CreateSingleThreadSession()).ToList()
+                : Enumerable.Repeat(model.Session, parallel).ToList(),
+            owned: options.SessionPerPartition && parallel > 1);
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, run.Parts.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken },
+            async (index, ct) => results[index] = await ScorePartAsync(run, index, prefix, store, model, sessions, options, ct).ConfigureAwait(false)).ConfigureAwait(false);
 
         return await CommitAsync(run, runManifestPath, store, model.Manifest, results.Select(r => r.Scored).ToList(), clock.Elapsed.TotalSeconds, options, cancellationToken).ConfigureAwait(false);
     }
@@ -86,7 +66,8 @@ public static class BatchScorer
     {
         options ??= new ScoreOptions();
         CheckFeatures(run, model.Manifest);
-        return (await ScorePartAsync(run, index, ScorePrefix(run, model.Manifest), store, model, model.Session, options, cancellationToken).ConfigureAwait(false)).Scored;
+        using var sessions = new SessionPool([model.Session], owned: false);
+        return (await ScorePartAsync(run, index, ScorePrefix(run, model.Manifest), store, model, sessions, options, cancellationToken).ConfigureAwait(false)).Scored;
     }
 
     /// <summary>Writes the score run's manifest (create-only: the first commit wins) from its scored parts, in part order.</summary>
@@ -157,7 +138,7 @@ public static class BatchScorer
 
     private sealed record PartResult(ScoredPart Scored);
 
-    private static async Task<PartResult> ScorePartAsync(RunManifest run, int index, string prefix, IRunOutput store, LoadedModel model, InferenceSession session, ScoreOptions options, CancellationToken cancellationToken)
+    private static async Task<PartResult> ScorePartAsync(RunManifest run, int index, string prefix, IRunOutput store, LoadedModel model, SessionPool sessions, ScoreOptions options, CancellationToken cancellationToken)
     {
         var input = run.Parts[index];
         var inputPath = run.PartPath(index);
@@ -169,9 +150,8 @@ public static class BatchScorer
             throw new InvalidOperationException($"Curated part {input.Path} has SHA-256 {actual} but the run's manifest says {input.Sha256}; the run was modified after it was committed.");
         }
 
-        var writer = new Utf8CsvWriter(Math.Max(1 << 20, bytes.Length / 2));
         var bandCounts = new long[options.Bands.Names.Count];
-        var timing = await Task.Run(() => ScoreRows(run, input.Path, bytes, model, session, options, writer, bandCounts), cancellationToken).ConfigureAwait(false);
+        var (writer, timing) = await ScoreRowsAsync(new PartReader(run, input.Path, bytes, model.Manifest), model, sessions, options, bandCounts, cancellationToken).ConfigureAwait(false);
 
         var write = Stopwatch.StartNew();
         var path = prefix + StorageLayout.Part(index);
@@ -180,119 +160,253 @@ public static class BatchScorer
         return new PartResult(new ScoredPart(part, bandCounts, timing.RunSeconds, timing.PrepareSeconds, write.Elapsed.TotalSeconds));
     }
 
-    private static (long Rows, double RunSeconds, double PrepareSeconds) ScoreRows(
-        RunManifest run, string path, byte[] bytes, LoadedModel model, InferenceSession session, ScoreOptions options, Utf8CsvWriter writer, long[] bandCounts)
+    /// <summary>
+    /// Scores a part's rows: they are parsed straight into batches of model input, each batch goes to the first
+    /// free session as soon as it is full (a few batches ahead of the sessions at most), and the results come back
+    /// in row order and are formatted while later batches run. Every batch has finished (and left its session)
+    /// when this returns or throws.
+    /// </summary>
+    private static async Task<(Utf8CsvWriter Writer, (long Rows, double RunSeconds, double PrepareSeconds) Timing)> ScoreRowsAsync(
+        PartReader reader, LoadedModel model, SessionPool sessions, ScoreOptions options, long[] bandCounts, CancellationToken cancellationToken)
     {
-        var total = Stopwatch.StartNew();
-        var features = model.Manifest.Features;
-        var f = features.Count;
-        using var reader = new CsvReader(new MemoryStream(bytes), (byte)',', 1 << 20, path);
-        if (!reader.ReadRow())
+        var batches = new List<Task<(float[] Probabilities, double Seconds)>>();
+        try
         {
-            throw new InvalidOperationException($"Curated part {path} is empty (no header).");
-        }
-
-        var header = Enumerable.Range(0, reader.FieldCount).Select(i => System.Text.Encoding.UTF8.GetString(reader[i])).ToList();
-        var featurePositions = features.Select(feature => header.IndexOf(feature.Name)).ToArray();
-        if (Array.IndexOf(featurePositions, -1) is var gap and >= 0)
-        {
-            throw new ModelException($"Curated part {path} has no column '{features[gap].Name}' required by model {model.Manifest.Id}.");
-        }
-
-        var impute = features.Select(x => x.Impute is { } v ? (float)v : float.NaN).ToArray();
-        var idPositions = run.IdColumns.Select(id => header.IndexOf(id)).Where(i => i >= 0).ToArray();
-        foreach (var id in run.IdColumns)
-        {
-            writer.Field(id);
-        }
-
-        writer.Field("probability_of_default");
-        writer.Field("risk_band");
-        writer.Field("model");
-        writer.EndRow();
-
-        var modelId = System.Text.Encoding.UTF8.GetBytes(model.Manifest.Id);
-        var bandNames = options.Bands.Names.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
-        var batch = options.BatchRows;
-        var data = new float[batch * f];
-        var ids = new Utf8CsvWriter(batch * 16 * Math.Max(1, idPositions.Length));
-        var idEnds = new int[batch];
-        long rows = 0;
-        double runSeconds = 0;
-        var run1 = new Stopwatch();
-        var n = 0;
-
-        void Flush()
-        {
-            if (n == 0)
+            using (reader)
             {
-                return;
+                var size = options.BatchRows * reader.Features;
+                int n;
+                do
+                {
+                    await sessions.ReserveAsync(cancellationToken).ConfigureAwait(false);
+                    var data = ArrayPool<float>.Shared.Rent(size);
+                    try
+                    {
+                        n = reader.Read(data, options.BatchRows);
+                    }
+                    catch
+                    {
+                        ArrayPool<float>.Shared.Return(data);
+                        sessions.Unreserve();
+                        throw;
+                    }
+
+                    if (n == 0)
+                    {
+                        ArrayPool<float>.Shared.Return(data);
+                        sessions.Unreserve();
+                        break;
+                    }
+
+                    batches.Add(RunBatch(model, sessions, data, n, cancellationToken));
+                }
+                while (n == options.BatchRows);
             }
 
-            run1.Restart();
-            var p = model.Predict(data.AsMemory(0, n * f), n, session);
-            runSeconds += run1.Elapsed.TotalSeconds;
+            var format = Stopwatch.StartNew();
+            var modelId = System.Text.Encoding.UTF8.GetBytes(model.Manifest.Id);
+            var bandNames = options.Bands.Names.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
+            var idBytes = reader.Ids.Written;
+            var idEnds = reader.IdEnds;
 
-            var idBytes = ids.Written.Span;
+            // Room for every row up front: ids as read, a probability (at most 15 characters), band, model, separators.
+            var writer = new Utf8CsvWriter(256 + idBytes.Length + (idEnds.Count * (20 + bandNames.Max(b => b.Length) + modelId.Length)));
+            foreach (var id in reader.IdColumns)
+            {
+                writer.Field(id);
+            }
+
+            writer.Field("probability_of_default");
+            writer.Field("risk_band");
+            writer.Field("model");
+            writer.EndRow();
+            format.Stop();
+
+            double runSeconds = 0;
+            var row = 0;
             var start = 0;
-            for (var r = 0; r < n; r++)
+            foreach (var batch in batches)
             {
-                var probability = p[r];
-                var band = options.Bands.IndexOf(probability);
-                bandCounts[band]++;
-                writer.AppendRows(idBytes[start..idEnds[r]]);
-                start = idEnds[r];
-                if (idPositions.Length > 0)
+                var (p, seconds) = await batch.ConfigureAwait(false);
+                runSeconds += seconds;
+                format.Start();
+                for (var r = 0; r < p.Length; r++, row++)
                 {
-                    writer.ContinueRow();
+                    var probability = p[r];
+                    var band = options.Bands.IndexOf(probability);
+                    bandCounts[band]++;
+                    writer.AppendRows(idBytes.Span[start..idEnds[row]]);
+                    start = idEnds[row];
+                    if (reader.IdColumns.Count > 0)
+                    {
+                        writer.ContinueRow();
+                    }
+
+                    writer.Field(probability);
+                    writer.SafeField(bandNames[band]);
+                    writer.SafeField(modelId);
+                    writer.EndRow();
                 }
 
-                writer.Field(probability);
-                writer.SafeField(bandNames[band]);
-                writer.SafeField(modelId);
-                writer.EndRow();
+                format.Stop();
             }
 
-            rows += n;
-            n = 0;
-            ids.Clear();
+            return (writer, (row, runSeconds, reader.Seconds + format.Elapsed.TotalSeconds));
         }
-
-        while (reader.ReadRow())
+        catch
         {
-            var offset = n * f;
-            for (var k = 0; k < f; k++)
+            // Let the batches already handed out finish before the failure leaves (their sessions may be disposed next).
+            await ((Task)Task.WhenAll(batches)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            throw;
+        }
+    }
+
+    /// <summary>Runs one batch on the first free session, on a pool thread; then frees its place and its buffer.</summary>
+    private static Task<(float[] Probabilities, double Seconds)> RunBatch(LoadedModel model, SessionPool sessions, float[] data, int rows, CancellationToken cancellationToken) =>
+        Task.Run(
+            async () =>
             {
-                var cell = reader[featurePositions[k]];
-                if (cell.Length == 0)
+                try
                 {
-                    data[offset + k] = impute[k];
+                    var session = await sessions.RentAsync(cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        var clock = Stopwatch.StartNew();
+                        var p = model.Predict(data.AsMemory(0, rows * model.Manifest.Features.Count), rows, session);
+                        return (p, clock.Elapsed.TotalSeconds);
+                    }
+                    finally
+                    {
+                        sessions.Return(session);
+                    }
                 }
-                else if (FastNumber.TryParseDouble(cell, out var value))
+                finally
                 {
-                    data[offset + k] = (float)value;
+                    ArrayPool<float>.Shared.Return(data);
+                    sessions.Unreserve();
                 }
-                else
+            },
+            CancellationToken.None);
+
+    /// <summary>
+    /// Reads a curated part's rows straight into batches of model input (no allocation per row): features by
+    /// name in the model's order, missing values imputed as the manifest says; keeps each row's id fields, as CSV,
+    /// for the score part. The part's bytes are let go when the last row is read.
+    /// </summary>
+    private sealed class PartReader : IDisposable
+    {
+        private readonly string _path;
+        private readonly ModelManifest _model;
+        private readonly int[] _featurePositions;
+        private readonly float[] _impute;
+        private readonly int[] _idPositions;
+        private CsvReader? _reader;
+
+        public PartReader(RunManifest run, string path, byte[] bytes, ModelManifest model)
+        {
+            var clock = Stopwatch.StartNew();
+            _path = path;
+            _model = model;
+            _reader = new CsvReader(new MemoryStream(bytes), (byte)',', 1 << 20, path);
+            try
+            {
+                if (!_reader.ReadRow())
                 {
-                    throw new ModelException($"Curated part {path}, line {reader.Line}: feature '{features[k].Name}' is not a number; models take numeric features (encode categories at ingest).");
+                    throw new InvalidOperationException($"Curated part {path} is empty (no header).");
                 }
+
+                var header = Enumerable.Range(0, _reader.FieldCount).Select(i => System.Text.Encoding.UTF8.GetString(_reader[i])).ToList();
+                var features = model.Features;
+                _featurePositions = features.Select(feature => header.IndexOf(feature.Name)).ToArray();
+                if (Array.IndexOf(_featurePositions, -1) is var gap and >= 0)
+                {
+                    throw new ModelException($"Curated part {path} has no column '{features[gap].Name}' required by model {model.Id}.");
+                }
+
+                _impute = features.Select(x => x.Impute is { } v ? (float)v : float.NaN).ToArray();
+                _idPositions = run.IdColumns.Select(id => header.IndexOf(id)).Where(i => i >= 0).ToArray();
+                IdColumns = run.IdColumns;
+                Ids = new Utf8CsvWriter(Math.Max(1 << 16, _idPositions.Length * (bytes.Length / 8)));
+            }
+            catch
+            {
+                _reader.Dispose();
+                throw;
             }
 
-            foreach (var position in idPositions)
-            {
-                ids.Field(reader[position]);
-            }
-
-            idEnds[n] = ids.Length;
-            ids.StartNewRowWithoutNewline();
-            n++;
-            if (n == batch)
-            {
-                Flush();
-            }
+            Seconds = clock.Elapsed.TotalSeconds;
         }
 
-        Flush();
-        return (rows, runSeconds, total.Elapsed.TotalSeconds - runSeconds);
+        /// <summary>Features per row.</summary>
+        public int Features => _featurePositions.Length;
+
+        /// <summary>The run's id columns, which head each score row.</summary>
+        public IReadOnlyList<string> IdColumns { get; }
+
+        /// <summary>The id fields of every row read, one after another, without newlines.</summary>
+        public Utf8CsvWriter Ids { get; }
+
+        /// <summary>Where each row's id fields end in <see cref="Ids"/>.</summary>
+        public List<int> IdEnds { get; } = [];
+
+        /// <summary>Time spent reading.</summary>
+        public double Seconds { get; private set; }
+
+        /// <summary>Reads up to <paramref name="rows"/> rows into <paramref name="data"/> (rows × features); 0 at the end.</summary>
+        public int Read(float[] data, int rows)
+        {
+            if (_reader is null)
+            {
+                return 0;
+            }
+
+            var clock = Stopwatch.StartNew();
+            var f = _featurePositions.Length;
+            var n = 0;
+            while (n < rows && _reader.ReadRow())
+            {
+                var offset = n * f;
+                for (var k = 0; k < f; k++)
+                {
+                    var cell = _reader[_featurePositions[k]];
+                    if (cell.Length == 0)
+                    {
+                        data[offset + k] = _impute[k];
+                    }
+                    else if (FastNumber.TryParseDouble(cell, out var value))
+                    {
+                        data[offset + k] = (float)value;
+                    }
+                    else
+                    {
+                        throw new ModelException($"Curated part {_path}, line {_reader.Line}: feature '{_model.Features[k].Name}' is not a number; models take numeric features (encode categories at ingest).");
+                    }
+                }
+
+                foreach (var position in _idPositions)
+                {
+                    Ids.Field(_reader[position]);
+                }
+
+                IdEnds.Add(Ids.Length);
+                Ids.StartNewRowWithoutNewline();
+                n++;
+            }
+
+            if (n < rows)
+            {
+                Dispose();
+            }
+
+            Seconds += clock.Elapsed.TotalSeconds;
+            return n;
+        }
+
+        /// <inheritdoc/>
+        public void Dispose()
+        {
+            _reader?.Dispose();
+            _reader = null;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using FinServerless.Onnx.Sessions;
 using Microsoft.ML.OnnxRuntime;
@@ -8,14 +9,24 @@ namespace FinServerless.Scoring;
 /// <summary>A model version ready to score: its manifest and an ONNX Runtime session, integrity checked.</summary>
 public sealed class LoadedModel : IDisposable
 {
+    /// <summary>The most rows a call of <see cref="Predict"/> runs on bound values (ScoreBatch's small batches); larger ones run over the caller's buffer.</summary>
+    public const int BoundRows = 1024;
+
     private readonly ReadOnlyMemory<byte> _onnx;
+    private readonly BoundRunner? _bound;
 
     private LoadedModel(ModelManifest manifest, InferenceSession session, ReadOnlyMemory<byte> onnx)
     {
         Manifest = manifest;
         Session = session;
         _onnx = onnx;
+        _bound = BoundRunner.FixedWidth(session, manifest.Onnx.ProbabilityOutput) is null
+            ? null
+            : new BoundRunner(session, manifest.Onnx.Input, manifest.Features.Count, manifest.Onnx.ProbabilityOutput, BoundRows);
     }
+
+    /// <summary>Whether small batches on the model's own session run on bound values (the probability output has a fixed width).</summary>
+    public bool SmallBatchesBound => _bound is not null;
 
     /// <summary>
     /// Another session on the same (already verified) model with its own single thread: partitions scored
@@ -72,7 +83,11 @@ public sealed class LoadedModel : IDisposable
     /// <summary>
     /// Probabilities of default for <paramref name="rows"/> rows of model input (float, rows × features, missing
     /// values already imputed as the manifest says), through <paramref name="session"/> (default: the model's own).
+    /// On the model's own session a batch of at most <see cref="BoundRows"/> rows runs on bound values
+    /// (<see cref="BoundRunner"/>, one binding per concurrent caller); anything else runs over the caller's buffer.
+    /// Both give the same probabilities.
     /// </summary>
+    /// <exception cref="OnnxRuntimeException">ORT refused the run; the message is ORT's.</exception>
     public float[] Predict(Memory<float> features, int rows, InferenceSession? session = null)
     {
         var result = new float[rows];
@@ -81,22 +96,46 @@ public sealed class LoadedModel : IDisposable
             return result;
         }
 
-        using var outputs = OnnxSessions.Run(session ?? Session, Manifest.Onnx.Input, features, rows, Manifest.Features.Count, Manifest.Onnx.ProbabilityOutput);
-        var probabilities = outputs[0];
-        var p = probabilities.GetTensorDataAsSpan<float>();
-        var shape = probabilities.GetTensorTypeAndShape().Shape;
-        var width = shape.Length == 2 ? (int)shape[1] : 1;
-        var column = Math.Min(Manifest.Onnx.ProbabilityColumn, width - 1);
-        for (var r = 0; r < rows; r++)
+        if (_bound is not null && rows <= _bound.MaxRows && (session is null || ReferenceEquals(session, Session)))
         {
-            result[r] = p[(r * width) + column];
+            var width = _bound.OutputWidth;
+            var outputs = ArrayPool<float>.Shared.Rent(rows * width);
+            try
+            {
+                _bound.Run(features, rows, outputs);
+                Column(outputs, width, result);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(outputs);
+            }
+
+            return result;
         }
 
+        using var values = OnnxSessions.Run(session ?? Session, Manifest.Onnx.Input, features, rows, Manifest.Features.Count, Manifest.Onnx.ProbabilityOutput);
+        var probabilities = values[0];
+        var shape = probabilities.GetTensorTypeAndShape().Shape;
+        Column(probabilities.GetTensorDataAsSpan<float>(), shape.Length == 2 ? (int)shape[1] : 1, result);
         return result;
     }
 
     /// <inheritdoc/>
-    public void Dispose() => Session.Dispose();
+    public void Dispose()
+    {
+        _bound?.Dispose();
+        Session.Dispose();
+    }
+
+    /// <summary>The manifest's probability column of each row of <paramref name="values"/> (rows × <paramref name="width"/>).</summary>
+    private void Column(ReadOnlySpan<float> values, int width, float[] result)
+    {
+        var column = Math.Min(Manifest.Onnx.ProbabilityColumn, width - 1);
+        for (var r = 0; r < result.Length; r++)
+        {
+            result[r] = values[(r * width) + column];
+        }
+    }
 
     private static string Describe(IReadOnlyDictionary<string, NodeMetadata> nodes) => string.Join(", ", nodes.Select(n => Describe(n.Key, n.Value)));
 

@@ -1,4 +1,5 @@
 using FinServerless.Contracts;
+using FinServerless.Datasets.Ingest;
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using FinServerless.Onnx.Writer;
@@ -8,7 +9,7 @@ namespace FinServerless.Scoring.Tests;
 
 public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<ScoringFixture>
 {
-    private static ModelManifest Manifest(string name, IReadOnlyList<string> features, string output, int column) => new()
+    internal static ModelManifest Manifest(string name, IReadOnlyList<string> features, string output, int column) => new()
     {
         Name = name,
         Version = "1.0.0",
@@ -72,18 +73,10 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
     public async Task A_tree_ensemble_trained_by_XGBoost_scores_as_XGBoost_predicts()
     {
         var features = fixture.Features;
-        var (ids, x, y) = fixture.Table();
-        using var train = new DMatrix(x, ids.Length, features.Count, y);
-        using var booster = new Booster(train).SetParameter("objective", "binary:logistic").SetParameter("max_depth", 4).SetParameter("eta", 0.3).SetParameter("nthread", 2);
-        for (var i = 0; i < 30; i++)
-        {
-            booster.UpdateOneIteration(i, train);
-        }
-
-        using var fresh = new DMatrix(x, ids.Length, features.Count);
-        var expected = booster.Predict(fresh);
+        var ids = fixture.Table().Ids;
+        var (onnx, expected) = fixture.Trees();
         var store = new ModelStore(fixture.Store);
-        await store.RegisterAsync(Manifest("trees", features, XGBoostTreeExport.ProbabilitiesOutput, 1), XGBoostTreeExport.Convert(booster.SaveJson(), features));
+        await store.RegisterAsync(Manifest("trees", features, XGBoostTreeExport.ProbabilitiesOutput, 1), onnx);
         await store.PromoteAsync(ModelReference.Parse("trees@1.0.0"), "first");
         using var model = await store.LoadAsync(ModelReference.Parse("trees@champion"));
 
@@ -92,6 +85,95 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         var scores = ReadScores(fixture.Root, outcome.Manifest);
         var worst = ids.Select((id, r) => Math.Abs(scores[id].P - expected[r])).Max();
         Assert.True(worst < 1e-5, $"largest difference {worst}");
+    }
+
+    [Fact]
+    public async Task Any_batch_size_and_number_of_sessions_write_the_same_bytes()
+    {
+        var (onnx, _) = fixture.Trees(rounds: 10);
+        var manifest = Manifest("layouts", fixture.Features, XGBoostTreeExport.ProbabilitiesOutput, 1);
+        var store = new ModelStore(fixture.Store);
+        await store.RegisterAsync(manifest, onnx);
+        using var model = await store.LoadAsync(ModelReference.Parse("layouts@1.0.0"));
+        var prefix = BatchScorer.ScorePrefix(fixture.Run, model.Manifest);
+        var firstPartRows = (int)fixture.Run.Parts[0].Rows;
+        // Single-thread sessions sum each row's trees in order, whatever the batch; the shared pool may split a
+        // batch's trees across threads (ORT's choice, by batch size), so its layouts are compared among themselves.
+        ScoreOptions[][] groups =
+        [
+            [
+                new() { Partitions = 2, BatchRows = 1_000 },
+                new() { Partitions = 3, BatchRows = 7 },
+                new() { Partitions = 2, BatchRows = firstPartRows }, // a part of exactly one batch
+                new() { Partitions = 2, BatchRows = firstPartRows / 4 },
+                new() { Partitions = 4, BatchRows = 16_384 },
+            ],
+            [
+                new() { Partitions = 1, BatchRows = 4_096, SessionPerPartition = false },
+                new() { Partitions = 3, BatchRows = 4_096, SessionPerPartition = false },
+            ],
+        ];
+
+        foreach (var layouts in groups)
+        {
+            var results = new List<ScoreManifest>();
+            foreach (var options in layouts)
+            {
+                await fixture.Store.DeletePrefixAsync(prefix, CancellationToken.None);
+                results.Add((await BatchScorer.ScoreRunAsync(fixture.Run, fixture.RunManifestPath, fixture.Store, model, options)).Manifest);
+            }
+
+            foreach (var other in results.Skip(1))
+            {
+                Assert.Equal(results[0].Parts, other.Parts);
+                Assert.Equal(results[0].Bands, other.Bands);
+            }
+
+            Assert.Equal(30_000, results[0].Rows);
+        }
+    }
+
+    [Fact]
+    public async Task A_feature_that_is_not_a_number_fails_the_run_with_its_part_line_and_column_while_batches_are_in_flight()
+    {
+        // A copy of the curated run whose second part has a text cell near its end, its manifest hash updated.
+        var root = Directory.CreateTempSubdirectory("fs-score-bad-").FullName;
+        try
+        {
+            var copy = new FolderRunOutput(root);
+            var run = fixture.Run;
+            foreach (var part in run.Parts)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(root, part.Path))!);
+                File.Copy(Path.Combine(fixture.Root, part.Path), Path.Combine(root, part.Path));
+            }
+
+            var bad = run.Parts[1];
+            var lines = File.ReadAllLines(Path.Combine(root, bad.Path));
+            var column = Array.IndexOf(lines[0].Split(','), "LIMIT_BAL");
+            var target = lines.Length - 3;
+            var cells = lines[target].Split(',');
+            cells[column] = "n/a-secret";
+            lines[target] = string.Join(',', cells);
+            await File.WriteAllTextAsync(Path.Combine(root, bad.Path), string.Join('\n', lines) + "\n");
+            var bytes = await File.ReadAllBytesAsync(Path.Combine(root, bad.Path));
+            var tampered = run with { Parts = run.Parts.Select(p => p == bad ? p with { Bytes = bytes.Length, Sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)) } : p).ToList() };
+            var store = new ModelStore(copy);
+            await store.RegisterAsync(Manifest("strict", fixture.Features, LinearModel.OutputName, 0), LinearModel.Write(fixture.Features, new float[fixture.Features.Count], 0));
+            using var model = await store.LoadAsync(ModelReference.Parse("strict@1.0.0"));
+
+            var error = await Assert.ThrowsAsync<ModelException>(() => BatchScorer.ScoreRunAsync(tampered, fixture.RunManifestPath, copy, model, new ScoreOptions { Partitions = 2, BatchRows = 50 }));
+
+            Assert.Contains(bad.Path, error.Message, StringComparison.Ordinal);
+            Assert.Contains($"line {target + 1}", error.Message, StringComparison.Ordinal);
+            Assert.Contains("'LIMIT_BAL' is not a number", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("secret", error.Message, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(root, BatchScorer.ScorePrefix(tampered, model.Manifest) + "_manifest.json")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 
     [Fact]

@@ -3,6 +3,8 @@ using FinServerless.Contracts;
 using FinServerless.Datasets.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Native;
+using FinServerless.Onnx.Writer;
+using FinServerless.XGBoost;
 
 namespace FinServerless.Scoring.Tests;
 
@@ -41,6 +43,21 @@ public sealed class ScoringFixture : IAsyncLifetime
         }
 
         return (ids.ToArray(), values.ToArray(), labels.ToArray());
+    }
+
+    /// <summary>An XGBoost model (depth 4) trained through its C API on the curated rows, exported to ONNX, and what XGBoost predicts for those rows.</summary>
+    public (byte[] Onnx, float[] Expected) Trees(int rounds = 30)
+    {
+        var (ids, x, y) = Table();
+        using var train = new DMatrix(x, ids.Length, Features.Count, y);
+        using var booster = new Booster(train).SetParameter("objective", "binary:logistic").SetParameter("max_depth", 4).SetParameter("eta", 0.3).SetParameter("nthread", 2);
+        for (var i = 0; i < rounds; i++)
+        {
+            booster.UpdateOneIteration(i, train);
+        }
+
+        using var fresh = new DMatrix(x, ids.Length, Features.Count);
+        return (XGBoostTreeExport.Convert(booster.SaveJson(), Features), booster.Predict(fresh));
     }
 
     public async Task InitializeAsync()

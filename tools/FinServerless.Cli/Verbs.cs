@@ -238,8 +238,10 @@ internal static class Verbs
 
         using var model = await new FinServerless.Scoring.ModelStore(store).LoadAsync(modelRef, cancellationToken: cancellationToken);
         var scoreClock = Stopwatch.StartNew();
+        var scoreCpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
         var outcome = await FinServerless.Scoring.BatchScorer.ScoreRunAsync(run, runPath, store, model, scoreOptions, cancellationToken);
         var scoreSeconds = scoreClock.Elapsed.TotalSeconds;
+        var scoreCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - scoreCpuAtStart).TotalSeconds;
         var m = outcome.Manifest;
         if (json)
         {
@@ -250,6 +252,7 @@ internal static class Verbs
                 alreadyDone = outcome.AlreadyDone,
                 ingestSeconds,
                 scoreSeconds,
+                scoreCpuSeconds,
                 ortRunSeconds = m.Timings.OrtRunSeconds,
                 totalSeconds = clock.Elapsed.TotalSeconds,
                 peakRssMiB = PeakRssMiB(),

@@ -39,9 +39,27 @@ public static class OnnxSessions
             logId = "finserverless",
             logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
             threadOptions = new OrtThreadingOptions { GlobalIntraOpNumThreads = Environment.ProcessorCount, GlobalInterOpNumThreads = 1 },
+            loggingFunction = OrtLog,
         };
         return OrtEnv.CreateInstanceWithOptions(ref options);
     });
+
+    /// <summary>ORT's log lines on this thread while it appends the CUDA provider (they hold the reason a provider does not load).</summary>
+    [ThreadStatic]
+    private static List<string>? _captured;
+
+    /// <summary>ORT's log sink: lines are kept while the CUDA provider is appended on this thread, else written to stderr as ORT would.</summary>
+    private static void OrtLog(IntPtr param, OrtLoggingLevel severity, string category, string logId, string codeLocation, string message)
+    {
+        if (_captured is { } captured)
+        {
+            captured.Add(message);
+        }
+        else
+        {
+            Console.Error.WriteLine($"onnxruntime {severity}: {message}");
+        }
+    }
 
     /// <summary>The ONNX Runtime version, for example "1.31.1".</summary>
     public static string Version => Env.Value.GetVersionString();
@@ -49,13 +67,43 @@ public static class OnnxSessions
     /// <summary>The execution providers this build of ONNX Runtime has (CPUExecutionProvider, CUDAExecutionProvider, …).</summary>
     public static IReadOnlyList<string> AvailableProviders => Env.Value.GetAvailableProviders();
 
-    /// <summary>Loads a model from bytes.</summary>
+    /// <summary>
+    /// Loads a model from bytes. With <see cref="SessionSettings.PreferCuda"/> the CUDA provider is tried first;
+    /// when this build has none, it does not load (CUDA or cuDNN libraries missing), or the session cannot start on
+    /// it (no device), the session runs on CPU and <see cref="SessionSettings.Log"/> gets the reason, ORT's own.
+    /// </summary>
     /// <exception cref="OnnxRuntimeException">ORT refused the model; the message is ORT's.</exception>
     public static InferenceSession Load(ReadOnlyMemory<byte> model, SessionSettings? settings = null)
     {
         settings ??= SessionSettings.Shared;
         _ = Env.Value;
-        using var options = new SessionOptions
+        var bytes = model.ToArray();
+        using (var options = Options(settings))
+        {
+            if (settings.PreferCuda && TryCuda(options, settings))
+            {
+                try
+                {
+                    return new InferenceSession(bytes, options);
+                }
+                catch (OnnxRuntimeException ex)
+                {
+                    settings.Log?.Invoke($"ONNX Runtime could not start a session on the CUDA execution provider (device {settings.CudaDeviceId}), scoring on CPU: {ex.Message}");
+                }
+            }
+            else
+            {
+                return new InferenceSession(bytes, options);
+            }
+        }
+
+        using var cpu = Options(settings);
+        return new InferenceSession(bytes, cpu);
+    }
+
+    private static SessionOptions Options(SessionSettings settings)
+    {
+        var options = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
@@ -70,30 +118,34 @@ public static class OnnxSessions
             options.DisablePerSessionThreads();
         }
 
-        if (settings.PreferCuda)
-        {
-            TryCuda(options, settings);
-        }
-
-        return new InferenceSession(model.ToArray(), options);
+        return options;
     }
 
-    /// <summary>Appends the CUDA provider when this ORT build has it and it loads; otherwise logs why scoring stays on CPU.</summary>
-    private static void TryCuda(SessionOptions options, SessionSettings settings)
+    /// <summary>Appends the CUDA provider when this ORT build has it and it loads (true); otherwise logs why scoring stays on CPU (false).</summary>
+    private static bool TryCuda(SessionOptions options, SessionSettings settings)
     {
         if (!AvailableProviders.Contains("CUDAExecutionProvider"))
         {
             settings.Log?.Invoke($"ONNX Runtime {Version} has no CUDA execution provider in this build (providers: {string.Join(", ", AvailableProviders)}); scoring on CPU.");
-            return;
+            return false;
         }
 
+        _captured = [];
         try
         {
             options.AppendExecutionProvider_CUDA(settings.CudaDeviceId);
+            return true;
         }
         catch (OnnxRuntimeException ex)
         {
-            settings.Log?.Invoke($"ONNX Runtime CUDA execution provider unavailable, scoring on CPU: {ex.Message}");
+            // ORT's exception says only that the library did not load; its log line says which dependency is missing.
+            var detail = _captured.Count > 0 ? $" ({string.Join(" ", _captured.Select(l => l.Trim()))})" : string.Empty;
+            settings.Log?.Invoke($"ONNX Runtime CUDA execution provider unavailable, scoring on CPU: {ex.Message}{detail}");
+            return false;
+        }
+        finally
+        {
+            _captured = null;
         }
     }
 
