@@ -28,6 +28,15 @@ internal sealed class RealBackend : IAsyncDisposable
             ["maxConcurrentActivityFunctions"] = 64,
             ["maxConcurrentOrchestratorFunctions"] = 16,
         }),
+        ("tuned, extended sessions", new JsonObject
+        {
+            // The orchestrator stays loaded between episodes instead of replaying its whole history each time.
+            ["storageProvider"] = new JsonObject { ["partitionCount"] = 1, ["maxQueuePollingInterval"] = "00:00:00.250" },
+            ["maxConcurrentActivityFunctions"] = 64,
+            ["maxConcurrentOrchestratorFunctions"] = 16,
+            ["extendedSessionsEnabled"] = true,
+            ["extendedSessionIdleTimeoutInSeconds"] = 30,
+        }),
     ];
 
     private static string Configuration => AppContext.BaseDirectory.Contains("/bin/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
