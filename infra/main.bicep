@@ -14,7 +14,7 @@ param location string
 param principalId string = ''
 
 @allowed([ 'FlexConsumption', 'ElasticPremium' ])
-@description('Function app hosting: Flex Consumption (default), or Elastic Premium where a region refuses Flex with runtime custom.')
+@description('Function app hosting: Flex Consumption (default, runtime dotnet-isolated 10.0), or Elastic Premium where a region lacks Flex Consumption.')
 param functionPlan string = 'FlexConsumption'
 
 @allowed([ 'T4', 'A100' ])

@@ -1,5 +1,5 @@
-// The function app (custom handler) on Flex Consumption, or Elastic Premium where a region refuses Flex with
-// runtime 'custom'; identity-based storage settings and every setting the app reads (AppSettings.cs).
+// The function app (.NET isolated worker, dotnet-isolated 10.0) on Flex Consumption, or Elastic Premium where a
+// region lacks Flex Consumption; identity-based storage settings and every setting the app reads (AppSettings.cs).
 param planName string
 param appName string
 param location string
@@ -59,10 +59,14 @@ var appSettings = {
   FINSERVERLESS_PROMOTION_MIN_CLASS_ROWS: '50'
 }
 
-// Flex Consumption takes the runtime in functionAppConfig and refuses these two as app settings.
+// Flex Consumption takes the runtime in functionAppConfig.runtime and refuses these two as app settings (and
+// linuxFxVersion); Elastic Premium takes the runtime from them.
 var premiumSettings = isFlex ? {} : {
   FUNCTIONS_EXTENSION_VERSION: '~4'
-  FUNCTIONS_WORKER_RUNTIME: 'custom'
+  FUNCTIONS_WORKER_RUNTIME: 'dotnet-isolated'
+}
+var premiumSiteConfig = isFlex ? {} : {
+  linuxFxVersion: 'DOTNET-ISOLATED|10.0'
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
@@ -75,10 +79,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: hostingPlan.id
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
-    siteConfig: {
+    siteConfig: union({
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-    }
+    }, premiumSiteConfig)
     functionAppConfig: isFlex ? {
       deployment: {
         storage: {
@@ -88,7 +92,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         }
       }
       scaleAndConcurrency: { instanceMemoryMB: 2048, maximumInstanceCount: 100 }
-      runtime: { name: 'custom', version: '1.0' }
+      runtime: { name: 'dotnet-isolated', version: '10.0' }
     } : null
   }
 

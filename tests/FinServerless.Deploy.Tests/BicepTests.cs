@@ -21,7 +21,10 @@ public sealed partial class BicepTests
         [AppSettings.Storage] = "Azure uses the identity-based AzureWebJobsStorage__* settings instead of a connection string",
     };
 
-    /// <summary>Every setting the function app reads: AppSettings' constants, FINSERVERLESS_* literals anywhere in its code, %SETTING% in function.json.</summary>
+    /// <summary>
+    /// Every setting the function app reads: AppSettings' constants, FINSERVERLESS_* literals anywhere in its code,
+    /// "%SETTING%" binding expressions in its code (trigger attributes) and %SETTING% in any function.json.
+    /// </summary>
     private static SortedSet<string> SettingsTheAppReads()
     {
         var names = new SortedSet<string>(StringComparer.Ordinal);
@@ -33,12 +36,18 @@ public sealed partial class BicepTests
         var app = Path.Combine(RepositoryLayout.Root, "functions", "FinServerless.Functions");
         foreach (var file in Directory.GetFiles(app, "*.cs", SearchOption.AllDirectories).Where(f => !f.Contains("/obj/", StringComparison.Ordinal) && !f.Contains("/bin/", StringComparison.Ordinal)))
         {
-            foreach (Match m in SettingLiteral().Matches(File.ReadAllText(file)))
+            var code = File.ReadAllText(file);
+            foreach (Match m in SettingLiteral().Matches(code))
             {
                 if (!m.Value.StartsWith("\"FINSERVERLESS_TRAIN_", StringComparison.Ordinal) && m.Value != "\"FINSERVERLESS_DEVHOST_PID\"")
                 {
                     names.Add(m.Value.Trim('"'));
                 }
+            }
+
+            foreach (Match m in PercentSettingLiteral().Matches(code))
+            {
+                names.Add(m.Groups[1].Value);
             }
         }
 
@@ -58,7 +67,7 @@ public sealed partial class BicepTests
     {
         var bicep = File.ReadAllText(Path.Combine(Infra, "app", "function-app.bicep"));
         var read = SettingsTheAppReads();
-        Assert.Contains("FINSERVERLESS_RESCORE_SCHEDULE", read); // found through function.json's %…%
+        Assert.Contains("FINSERVERLESS_RESCORE_SCHEDULE", read); // the timer's schedule, bound as %FINSERVERLESS_RESCORE_SCHEDULE%
         Assert.True(read.Count >= 12, $"only {read.Count} settings found: {string.Join(", ", read)}");
         var missing = read.Where(n => !LocalOnly.ContainsKey(n) && !Regex.IsMatch(bicep, $@"^\s*{Regex.Escape(n)}\s*:", RegexOptions.Multiline)).ToList();
         Assert.True(missing.Count == 0, $"function-app.bicep does not set: {string.Join(", ", missing)}");
@@ -69,8 +78,142 @@ public sealed partial class BicepTests
             Assert.Matches($@"AzureWebJobsStorage__{suffix}\s*:", bicep);
         }
 
-        Assert.Contains("name: 'custom', version: '1.0'", bicep);
         Assert.Contains("FINSERVERLESS_TRAINING_DISPATCHER: 'containerapps'", bicep);
+    }
+
+    [Fact]
+    public void The_runtime_is_dotnet_isolated_of_the_app_target_framework_on_flex_and_on_elastic_premium()
+    {
+        var bicep = File.ReadAllText(Path.Combine(Infra, "app", "function-app.bicep"));
+        var version = DotNetVersionOfTheApp();
+        Assert.Equal("10.0", version);
+
+        // Flex Consumption: the runtime lives in functionAppConfig, which only the Flex branch sets.
+        const string flexOnly = "functionAppConfig: isFlex ? {";
+        var flexConfig = Block(bicep, flexOnly);
+        Assert.Contains($"runtime: {{ name: 'dotnet-isolated', version: '{version}' }}", flexConfig);
+        var afterFlexConfig = bicep[(bicep.IndexOf(flexOnly, StringComparison.Ordinal) + flexOnly.Length - 1 + flexConfig.Length)..];
+        Assert.StartsWith(" : null", afterFlexConfig, StringComparison.Ordinal);
+
+        // Elastic Premium: FUNCTIONS_WORKER_RUNTIME and linuxFxVersion, in blocks empty on Flex (which refuses both).
+        var premiumSettings = Block(bicep, "var premiumSettings = isFlex ? {} : {");
+        Assert.Matches(@"^\s*FUNCTIONS_WORKER_RUNTIME:\s*'dotnet-isolated'\s*$", premiumSettings.Split('\n').First(l => l.Contains("FUNCTIONS_WORKER_RUNTIME", StringComparison.Ordinal)));
+        Assert.Contains("FUNCTIONS_EXTENSION_VERSION: '~4'", premiumSettings);
+        Assert.Single(Regex.Matches(bicep, @"\bFUNCTIONS_WORKER_RUNTIME\s*:"));
+        Assert.Single(Regex.Matches(bicep, @"\bFUNCTIONS_EXTENSION_VERSION\s*:"));
+        Assert.DoesNotContain("FUNCTIONS_WORKER_RUNTIME", Block(bicep, "var appSettings = {"), StringComparison.Ordinal);
+        Assert.Contains("properties: union(appSettings, premiumSettings)", bicep);
+
+        var premiumSiteConfig = Block(bicep, "var premiumSiteConfig = isFlex ? {} : {");
+        Assert.Contains($"linuxFxVersion: 'DOTNET-ISOLATED|{version}'", premiumSiteConfig);
+        Assert.Single(Regex.Matches(bicep, @"\blinuxFxVersion\s*:"));
+        Assert.Matches(@"siteConfig: union\(\{[^{}]*\}, premiumSiteConfig\)", bicep);
+
+        // Nothing of the custom handler is left in the templates.
+        foreach (var file in BicepFiles.Append(Path.Combine(RepositoryLayout.Root, "azure.yaml")))
+        {
+            var text = File.ReadAllText(file);
+            Assert.False(Regex.IsMatch(text, @"(?i)'custom'|custom handler|language:\s*custom"), $"{Path.GetRelativePath(RepositoryLayout.Root, file)} still mentions the custom handler");
+        }
+    }
+
+    [Fact]
+    public void Azure_yaml_builds_the_api_as_a_dotnet_function_service_and_keeps_the_training_image_hook()
+    {
+        var yaml = File.ReadAllText(Path.Combine(RepositoryLayout.Root, "azure.yaml"));
+        var lines = yaml.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => !l.TrimStart().StartsWith('#') && l.Trim().Length > 0).ToList();
+        var api = YamlBlock(lines, "services:", "api:");
+        Assert.Contains("project: ./functions/FinServerless.Functions", api);
+        Assert.Contains("language: dotnet", api);
+        Assert.Contains("host: function", api);
+        Assert.DoesNotContain(api, l => l.StartsWith("dist:", StringComparison.Ordinal) || l.StartsWith("hooks:", StringComparison.Ordinal));
+        Assert.True(File.Exists(Path.Combine(RepositoryLayout.Root, "functions", "FinServerless.Functions", "FinServerless.Functions.csproj")));
+        Assert.DoesNotContain("prepackage", yaml, StringComparison.Ordinal);
+        Assert.DoesNotContain("publish-functions", yaml, StringComparison.Ordinal);
+
+        // The service name is the tag azd deploys to.
+        Assert.Contains("'azd-service-name': 'api'", File.ReadAllText(Path.Combine(Infra, "app", "function-app.bicep")));
+
+        var postprovision = YamlBlock(lines, "hooks:", "postprovision:");
+        Assert.Contains("run: ./infra/scripts/build-training-image.sh", postprovision);
+        Assert.True(File.Exists(Path.Combine(Infra, "scripts", "build-training-image.sh")));
+    }
+
+    /// <summary>
+    /// azd publishes with `dotnet publish -c Release --output …` and no runtime identifier; the isolated worker
+    /// project must then pick linux-x64 itself, or ONNX Runtime's libonnxruntime.so (runtimes/linux-x64/native)
+    /// does not land beside the app. Checked by evaluating the project as `dotnet publish` does (_IsPublishing=true).
+    /// </summary>
+    [Fact]
+    public void The_isolated_worker_project_publishes_for_linux_x64()
+    {
+        var project = Path.Combine(RepositoryLayout.Root, "functions", "FinServerless.Functions", "FinServerless.Functions.csproj");
+        if (!File.ReadAllText(project).Contains("Microsoft.Azure.Functions.Worker.Sdk", StringComparison.Ordinal))
+        {
+            return; // not yet the isolated worker project (the custom handler was published by a script with -r linux-x64)
+        }
+
+        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = RepositoryLayout.Root,
+        };
+        foreach (var arg in new[] { "msbuild", project, "-nologo", "-p:_IsPublishing=true", "-p:Configuration=Release", "-getProperty:RuntimeIdentifier", "-getProperty:SelfContained" })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEnd();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"dotnet msbuild failed: {stdout} {stderr}");
+        var properties = JsonDocument.Parse(stdout).RootElement.GetProperty("Properties");
+        Assert.Equal("linux-x64", properties.GetProperty("RuntimeIdentifier").GetString());
+        Assert.NotEqual("true", properties.GetProperty("SelfContained").GetString(), StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The app's .NET version ("10.0") from its TargetFramework (its csproj, else Directory.Build.props).</summary>
+    private static string DotNetVersionOfTheApp()
+    {
+        var project = File.ReadAllText(Path.Combine(RepositoryLayout.Root, "functions", "FinServerless.Functions", "FinServerless.Functions.csproj"));
+        var props = File.ReadAllText(Path.Combine(RepositoryLayout.Root, "Directory.Build.props"));
+        var tfm = TargetFramework().Match(project) is { Success: true } own ? own : TargetFramework().Match(props);
+        Assert.True(tfm.Success, "no TargetFramework found for the function app");
+        return tfm.Groups[1].Value;
+    }
+
+    /// <summary>The text of the braces block that <paramref name="opening"/> (ending with '{') opens, braces included.</summary>
+    private static string Block(string text, string opening)
+    {
+        var at = text.IndexOf(opening, StringComparison.Ordinal);
+        Assert.True(at >= 0, $"'{opening}' not found");
+        var start = at + opening.Length - 1;
+        Assert.Equal('{', text[start]);
+        var depth = 0;
+        for (var i = start; i < text.Length; i++)
+        {
+            depth += text[i] switch { '{' => 1, '}' => -1, _ => 0 };
+            if (depth == 0)
+            {
+                return text[start..(i + 1)];
+            }
+        }
+
+        throw new InvalidOperationException($"'{opening}' is never closed");
+    }
+
+    /// <summary>The trimmed lines under <paramref name="child"/> of the top-level <paramref name="parent"/> key, by indentation (comments and blank lines removed).</summary>
+    private static List<string> YamlBlock(List<string> lines, string parent, string child)
+    {
+        static int Indent(string l) => l.Length - l.TrimStart().Length;
+        var p = lines.FindIndex(l => l == parent);
+        Assert.True(p >= 0, $"no top-level '{parent}'");
+        var c = lines.FindIndex(p + 1, l => l.Trim() == child && Indent(l) > 0);
+        Assert.True(c > p && lines.Skip(p + 1).Take(c - p - 1).All(l => Indent(l) > 0), $"no '{child}' under '{parent}'");
+        var indent = Indent(lines[c]);
+        return lines.Skip(c + 1).TakeWhile(l => Indent(l) > indent).Select(l => l.Trim()).ToList();
     }
 
     [Fact]
@@ -184,4 +327,10 @@ public sealed partial class BicepTests
 
     [GeneratedRegex("%([A-Za-z0-9_]+)%")]
     private static partial Regex PercentSetting();
+
+    [GeneratedRegex("\"%([A-Za-z_][A-Za-z0-9_]*)%\"")]
+    private static partial Regex PercentSettingLiteral();
+
+    [GeneratedRegex(@"<TargetFramework>net(\d+\.\d+)</TargetFramework>")]
+    private static partial Regex TargetFramework();
 }
