@@ -19,7 +19,7 @@ static int Usage()
           storage [--size-mib N] [--repeat N]   1 GiB upload/download: Azure.Storage.Blobs vs @azure/storage-blob, same Azurite
           ingest [--rows N] [--large-gib N]      5M-row validate+normalize: our ingest vs pandas; then a 2 GiB file for memory
           score [--rows N] [--rounds N]          5M rows, 300-tree XGBoost: our ORT scorer vs bare Run vs pandas + XGBoost
-          durable                                work items/s of the real Durable Task backend (new host) and our storage task hub, on Azurite
+          durable                                work items/s of the Durable Task backend (the Durable extension under the local host), on Azurite
           train [--folds N]                      5-fold CV AUC and time of our trainers vs the Python twins (same folds)
         """);
     return 2;

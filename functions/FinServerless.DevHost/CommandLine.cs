@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
+using System.Globalization;
 using FinServerless.Azurite;
+using FinServerless.IsolatedHost;
 
 namespace FinServerless.DevHost;
 
@@ -13,16 +15,16 @@ internal static class CommandLine
                                  end-to-end demo on a real sample file: Azurite, the function app under this dev host,
                                  ingest → training over HTTP → champion → NightlyRescore (outputs in .demo/output)
           start [--app DIR] [--settings FILE] [--port N] [--grace SECONDS]
-                                 run the function app like the Functions host, on the storage named by
-                                 AzureWebJobsStorage in local.settings.json. Ctrl+C or SIGTERM stops it: no new
-                                 work, invocations in flight get --grace seconds (default 10) to finish, then the
-                                 handler and what it started are stopped; exit code 0 (a second signal cancels
-                                 the invocations in flight at once)
+                                 run the function app (its build output, default the Release build) like the
+                                 Functions host: the WebJobs SDK with the real extensions and the app's isolated
+                                 worker, on the storage named by AzureWebJobsStorage in local.settings.json
+                                 (default: the repository's). Ctrl+C or SIGTERM stops it: no new work, invocations
+                                 in flight get --grace seconds (default 10) to finish, then the worker and what it
+                                 started are stopped; exit code 0
           azurite [--data DIR]   start Azurite on free ports and print its connection string until Ctrl+C
         """;
 
     private static volatile string? _signal;
-    private static volatile DevHostRuntime? _running;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -31,7 +33,6 @@ internal static class CommandLine
         {
             if (_signal is not null)
             {
-                _running?.CancelInFlight(); // a second signal: no more waiting for invocations in flight
                 return;
             }
 
@@ -69,7 +70,7 @@ internal static class CommandLine
             Console.Error.WriteLine($"Cancelled ({_signal}).");
             return _signal == "SIGTERM" ? 143 : 130;
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FinServerless.Native.NativeLibraryNotFoundException or IOException or Azure.RequestFailedException or TimeoutException or HttpRequestException)
+        catch (Exception ex) when (ex is InvalidOperationException or HostConfigurationException or WorkerStartException or FinServerless.Native.NativeLibraryNotFoundException or IOException or Azure.RequestFailedException or TimeoutException or HttpRequestException)
         {
             Console.Error.WriteLine($"error: {ex.Message}");
             return 1;
@@ -103,24 +104,24 @@ internal static class CommandLine
     {
         var root = FinServerless.Native.RepositoryLayout.Root;
         var settingsPath = Option(args, "--settings") ?? Path.Combine(root, "local.settings.json");
-        var settings = FunctionApp.LoadSettings(settingsPath);
-        var app = Option(args, "--app") ?? Path.Combine(root, "functions", "FinServerless.Functions", "bin", "Release", "net10.0");
-        var port = int.TryParse(Option(args, "--port"), out var p) ? p : 7071;
-        var options = new DevHostOptions { AppRoot = app, Settings = settings, Port = port };
-        if (Option(args, "--grace") is { } grace)
+        if (!File.Exists(settingsPath))
         {
-            options = options with
-            {
-                StopGracePeriod = double.TryParse(grace, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0 and <= 3600
-                    ? TimeSpan.FromSeconds(seconds)
-                    : throw new InvalidOperationException($"--grace must be a number of seconds from 0 to 3600 (got '{grace}')."),
-            };
+            throw new InvalidOperationException($"No settings file {settingsPath}: copy local.settings.sample.json to local.settings.json and set AzureWebJobsStorage (`finserverless-devhost azurite` starts one), or pass --settings FILE.");
         }
 
-        DevHostRuntime host;
+        var app = Option(args, "--app") ?? Path.Combine(root, "functions", "FinServerless.Functions", "bin", "Release", "net10.0");
+        var port = Option(args, "--port") is { } portText
+            ? int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and < 65536 ? p : throw new InvalidOperationException($"--port must be a TCP port from 1 to 65535 (got '{portText}').")
+            : 7071;
+        var grace = Option(args, "--grace") is { } graceText
+            ? double.TryParse(graceText, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0 and <= 3600 ? TimeSpan.FromSeconds(seconds) : throw new InvalidOperationException($"--grace must be a number of seconds from 0 to 3600 (got '{graceText}').")
+            : TimeSpan.FromSeconds(10);
+        var options = LocalSettings.HostOptions(app, settingsPath) with { Port = port, StopGrace = grace };
+
+        IsolatedFunctionsHost host;
         try
         {
-            host = await DevHostRuntime.StartAsync(options, cancellationToken);
+            host = await IsolatedFunctionsHost.StartAsync(options, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -130,8 +131,7 @@ internal static class CommandLine
 
         await using (host)
         {
-            _running = host;
-            Console.WriteLine($"FinServerless dev host: {host.BaseAddress} (settings {settingsPath}). Ctrl+C or SIGTERM stops.");
+            Console.WriteLine($"FinServerless dev host: {host.BaseAddress} (settings {settingsPath}; functions: {string.Join(", ", host.FunctionNames)}). Ctrl+C or SIGTERM stops.");
             try
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -141,7 +141,9 @@ internal static class CommandLine
             }
 
             // A requested stop is this command's normal end: exit code 0 once everything it started is stopped.
-            await host.StopAsync(_signal);
+            Console.WriteLine($"FinServerless dev host: stopping ({_signal}): no new work; invocations in flight get {grace.TotalSeconds:0.#} s.");
+            await host.StopAsync();
+            Console.WriteLine("FinServerless dev host: stopped.");
         }
 
         return 0;

@@ -7,6 +7,8 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using FinServerless.Connections;
 using FinServerless.Contracts;
+using FinServerless.IsolatedHost;
+using Microsoft.Extensions.Logging;
 
 namespace FinServerless.DevHost;
 
@@ -44,15 +46,26 @@ public static class Demo
 
         Step("starting Azurite (a real one, on free ports)");
         await using var azurite = await AzuriteServer.StartAsync(new AzuriteOptions { Location = Path.Combine(workFolder, "azurite") }, cancellationToken);
-        var settings = new Dictionary<string, string>(FunctionApp.LoadSettings(Path.Combine(RepositoryLayout.Root, "local.settings.json")))
+        var settings = new Dictionary<string, string>(LocalSettings.Load(Path.Combine(RepositoryLayout.Root, "local.settings.json")))
         {
             ["AzureWebJobsStorage"] = azurite.ConnectionString,
             ["FINSERVERLESS_TRAINING_POLL_SECONDS"] = "1",
         };
         settings.TryAdd("FINSERVERLESS_RESCORE_SCHEDULE", "0 0 2 * * *");
-        var hostLog = new StreamWriter(Path.Combine(workFolder, "devhost.log")) { AutoFlush = true };
-        Step($"starting the dev host on the function app in {Path.GetRelativePath(RepositoryLayout.Root, appRoot)} (log: {Path.GetRelativePath(RepositoryLayout.Root, Path.Combine(workFolder, "devhost.log"))})");
-        await using var host = await DevHostRuntime.StartAsync(new DevHostOptions { AppRoot = appRoot, Settings = settings, Log = line => { lock (hostLog) { hostLog.WriteLine(line); } } }, cancellationToken);
+        await using var hostLog = new StreamWriter(Path.Combine(workFolder, "devhost.log")) { AutoFlush = true };
+        Step($"starting the dev host (WebJobs SDK + the real extensions) on the isolated function app in {Path.GetRelativePath(RepositoryLayout.Root, appRoot)} (log: {Path.GetRelativePath(RepositoryLayout.Root, Path.Combine(workFolder, "devhost.log"))})");
+        var settingsPath = LocalSettings.Write(Path.Combine(workFolder, "local.settings.json"), settings);
+        await using var host = await IsolatedFunctionsHost.StartAsync(LocalSettings.HostOptions(appRoot, settingsPath) with
+        {
+            Port = 0,
+            Logging = b => b.AddProvider(new LineLoggerProvider(line =>
+            {
+                lock (hostLog)
+                {
+                    hostLog.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
+                }
+            })),
+        }, cancellationToken);
         using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
         Step($"dev host up at {host.BaseAddress}");
 
@@ -79,7 +92,7 @@ public static class Demo
         long curated = run["rows"]!["accepted"]!.GetValue<long>(), quarantined = run["rows"]!["rejected"]!.GetValue<long>();
         Step($"ingested from the BlobCreated event: {curated:N0} rows curated, {quarantined:N0} quarantined → {run["manifest"]}");
 
-        using var start = await http.PostAsJsonAsync("api/training", new { partner = Partner, dataset = Dataset, trainer }, cancellationToken);
+        using var start = await HttpClientJsonExtensions.PostAsJsonAsync(http, "api/training", new { partner = Partner, dataset = Dataset, trainer }, cancellationToken);
         var started = await start.Content.ReadFromJsonAsync<JsonObject>(cancellationToken);
         if ((int)start.StatusCode != 202 || started?["statusQueryGetUri"] is null)
         {
@@ -113,7 +126,7 @@ public static class Demo
         var champion = models?["models"]?[0]?["champion"]?["version"]?.ToString();
         Step($"champion of {model}: {champion ?? "(none)"}");
 
-        using (var fire = await http.PostAsJsonAsync("admin/functions/NightlyRescore", new { input = string.Empty }, cancellationToken))
+        using (var fire = await HttpClientJsonExtensions.PostAsJsonAsync(http, "admin/functions/NightlyRescore", new { input = string.Empty }, cancellationToken))
         {
             fire.EnsureSuccessStatusCode();
         }

@@ -26,10 +26,13 @@ public sealed class AppSettings(Func<string, string?> read)
     /// <summary>Largest number of data rows in one ingested file. Default 100,000,000.</summary>
     public const string IngestMaxRows = Datasets.Ingest.IngestSettings.MaxRows;
 
+    /// <summary>Bytes per curated part, the unit RescorePortfolio fans out over. Default 32 MiB (64 KiB to 64 MiB).</summary>
+    public const string IngestPartBytes = Datasets.Ingest.IngestSettings.PartBytes;
+
     /// <summary>How much a candidate's AUC must exceed the champion's (on the same held-out rows) to be promoted. Default 0.002.</summary>
     public const string PromotionMargin = "FINSERVERLESS_PROMOTION_MARGIN";
 
-    /// <summary>NCRONTAB (six fields) of NightlyRescore, read by the host from function.json. Default "0 0 2 * * *".</summary>
+    /// <summary>NCRONTAB (six fields) of NightlyRescore, which its timer trigger names as %FINSERVERLESS_RESCORE_SCHEDULE%. Default "0 0 2 * * *".</summary>
     public const string RescoreSchedule = "FINSERVERLESS_RESCORE_SCHEDULE";
 
     /// <summary>Risk band cut-offs, for example "A:0.02,B:0.05,C:0.1,D:0.2,E". Default as shown.</summary>

@@ -64,7 +64,7 @@ internal sealed class FrontDoor(HostConfiguration config, ILogger log)
         var path = context.Request.Path.Value ?? "/";
         if (path.Equals("/admin/host/status", StringComparison.OrdinalIgnoreCase))
         {
-            await WriteJsonAsync(context, 200, _status?.Invoke() ?? new { state = _state }).ConfigureAwait(false);
+            await WriteJsonAsync(context, _state == "Running" ? 200 : 503, _status?.Invoke() ?? new { state = _state }).ConfigureAwait(false);
             return;
         }
 
@@ -113,6 +113,13 @@ internal sealed class FrontDoor(HostConfiguration config, ILogger log)
                 return;
             }
 
+            var limit = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
+            if (context.Request.ContentLength > limit)
+            {
+                await WriteJsonAsync(context, 413, new { error = $"The request body is {context.Request.ContentLength:N0} bytes; this host accepts at most {limit:N0} (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)." }).ConfigureAwait(false);
+                return;
+            }
+
             context.Items[HttpProxy.RouteValuesKey] = values.ToDictionary(v => v.Key, v => v.Value, StringComparer.OrdinalIgnoreCase);
             // The HTTP trigger binding may read the body for binding data: keep it readable for the proxy.
             context.Request.EnableBuffering();
@@ -123,6 +130,15 @@ internal sealed class FrontDoor(HostConfiguration config, ILogger log)
             catch (Exception) when (context.RequestAborted.IsCancellationRequested)
             {
                 // The caller went away; the invocation was cancelled in the worker.
+            }
+            catch (Exception ex) when (TooLarge(ex))
+            {
+                // A body without a declared length that ran past the limit while it was read.
+                if (!context.Response.HasStarted)
+                {
+                    context.Response.Clear();
+                    await WriteJsonAsync(context, 413, new { error = $"The request body is larger than this host accepts ({limit:N0} bytes, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)." }).ConfigureAwait(false);
+                }
             }
             catch (Exception ex)
             {
@@ -270,5 +286,18 @@ internal sealed class FrontDoor(HostConfiguration config, ILogger log)
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json; charset=utf-8";
         await context.Response.WriteAsync(JsonSerializer.Serialize(body), context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static bool TooLarge(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is Microsoft.AspNetCore.Http.BadHttpRequestException { StatusCode: 413 })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -36,11 +36,20 @@ internal sealed class HttpProxy : IDisposable
                 request.Body.Position = 0;
             }
 
-            message.Content = new StreamContent(request.Body);
+            // Forwarded with its length: a chunked request streamed on as chunks never reached the worker's pipeline
+            // (the worker timed out waiting for it). The front door caps the body, so it fits in memory.
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+            message.Content = new ByteArrayContent(body.ToArray());
         }
 
         foreach (var header in request.Headers)
         {
+            if (header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                continue; // set from the body forwarded
+            }
+
             if (!HopByHop.Contains(header.Key) && !message.Headers.TryAddWithoutValidation(header.Key, (IEnumerable<string?>)header.Value))
             {
                 message.Content?.Headers.TryAddWithoutValidation(header.Key, (IEnumerable<string?>)header.Value);

@@ -44,12 +44,46 @@ public sealed class InvocationBridge
     /// <summary>Invocations that failed (the function threw, the worker died, or it was cancelled).</summary>
     public long Failed;
 
+    private readonly CancellationTokenSource cancelAll = new();
+    private int inFlight;
+
+    /// <summary>Invocations under way now.</summary>
+    public int InFlight => Volatile.Read(ref inFlight);
+
+    /// <summary>Cancels every invocation in flight (and any later one): the host's grace period is over.</summary>
+    public void CancelInFlight() => cancelAll.Cancel();
+
+    /// <summary>Waits until no invocation is in flight, or <paramref name="timeout"/> passes; whether none is left.</summary>
+    public async Task<bool> DrainAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (InFlight > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+
+        return InFlight == 0;
+    }
+
     /// <summary>Called by the emitted method of function number <paramref name="index"/> with its bound arguments.</summary>
     public async Task<object?> InvokeAsync(int index, object?[] arguments)
     {
+        Interlocked.Increment(ref inFlight);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(arguments.OfType<CancellationToken>().FirstOrDefault(), cancelAll.Token);
+        try
+        {
+            return await InvokeCoreAsync(index, arguments, linked.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref inFlight);
+        }
+    }
+
+    private async Task<object?> InvokeCoreAsync(int index, object?[] arguments, CancellationToken cancellationToken)
+    {
         var function = functions[index];
         var descriptor = function.Descriptor;
-        var cancellationToken = arguments.OfType<CancellationToken>().FirstOrDefault();
         var request = new InvocationRequest
         {
             InvocationId = Guid.NewGuid().ToString(),
@@ -122,9 +156,10 @@ public sealed class InvocationBridge
                 {
                     proxied = await forward.ConfigureAwait(false);
                 }
-                catch (HttpRequestException) when (!reply.IsCompletedSuccessfully)
+                catch (HttpRequestException ex) when (!reply.IsCompletedSuccessfully)
                 {
                     // The worker went away or failed the request; the invocation's outcome says which.
+                    log.LogDebug("forwarding {Function}'s request to the worker failed: {Reason} (invocation {InvocationId})", descriptor.Name, ex.Message, request.InvocationId);
                 }
 
                 if (proxied is not null && !HttpProxy.IsEmpty(proxied))

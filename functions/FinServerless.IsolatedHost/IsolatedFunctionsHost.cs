@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using Azure.Storage.Blobs;
@@ -219,6 +220,14 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
         // The Durable extension reads the worker runtime to run orchestrations out of process (the isolated worker).
         settings["FUNCTIONS_WORKER_RUNTIME"] = "dotnet-isolated";
         Environment.SetEnvironmentVariable("FUNCTIONS_WORKER_RUNTIME", "dotnet-isolated");
+
+        // The Durable extension takes a set CONTAINER_NAME for Linux Consumption and then writes every DurableTask event
+        // to stdout as MS_DURABLE_FUNCTION_EVENTS_LOGS lines (container runtimes set it too). Not Azure here: clear it.
+        if (settings.GetValueOrDefault("CONTAINER_NAME") is null)
+        {
+            Environment.SetEnvironmentVariable("CONTAINER_NAME", null);
+            settings["CONTAINER_NAME"] = string.Empty;
+        }
         var webhooks = new Uri(BaseAddress, "runtime/webhooks/durabletask");
         return new HostBuilder()
             .ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings))
@@ -282,14 +291,28 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
 
         if (_jobs is not null)
         {
+            // Listeners stop taking work; invocations in flight (triggered or HTTP) get the grace period, then are cancelled.
+            var clock = Stopwatch.StartNew();
             using var grace = new CancellationTokenSource(_options.StopGrace);
+            var stopped = _jobs.StopAsync(grace.Token);
+            if (_bridge is not null && !await _bridge.DrainAsync(_options.StopGrace).ConfigureAwait(false))
+            {
+                _log.LogWarning("grace period of {Seconds:0.#} s over; invocations still running were cancelled ({Count})", _options.StopGrace.TotalSeconds, _bridge.InFlight);
+                _bridge.CancelInFlight();
+                await _bridge.DrainAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            }
+            else if (_bridge is not null)
+            {
+                _log.LogInformation("nothing left in flight after {Seconds:0.0} s", clock.Elapsed.TotalSeconds);
+            }
+
             try
             {
-                await _jobs.StopAsync(grace.Token).ConfigureAwait(false);
+                await stopped.ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                _log.LogWarning("Invocations still running after {Seconds:N0} s were cancelled.", _options.StopGrace.TotalSeconds);
+                // The job host's own wait ended with the grace period.
             }
         }
 

@@ -88,6 +88,8 @@ internal sealed class WorkerSupervisor : IAsyncDisposable
             return;
         }
 
+        // What the worker started (a local training process, say) must not outlive the host either.
+        var tree = ProcessTree.Supported ? ProcessTree.Snapshot(worker.Process.Id).Where(m => m.Pid != worker.Process.Id).ToList() : [];
         try
         {
             await worker.Channel.SendAsync(new StreamingMessage { WorkerTerminate = new WorkerTerminate { GracePeriod = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(grace) } }).ConfigureAwait(false);
@@ -99,6 +101,12 @@ internal sealed class WorkerSupervisor : IAsyncDisposable
         }
 
         Kill(worker.Process);
+        if (tree.Count > 0)
+        {
+            var killed = await ProcessTree.StopAsync(tree, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            _log.LogInformation("stopped {Count} process(es) the worker had started: {Processes} ({Killed} needed SIGKILL)", tree.Count, string.Join(", ", tree), killed.Count);
+        }
+
         if (_watch is not null)
         {
             await _watch.ConfigureAwait(false);
@@ -215,6 +223,7 @@ internal sealed class WorkerSupervisor : IAsyncDisposable
         var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
         var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // The thread that starts the worker is its "parent" for PR_SET_PDEATHSIG: it lives until the worker exits.
+        string? startupFailure = null;
         var thread = new Thread(() =>
         {
             Process process;
@@ -229,7 +238,16 @@ internal sealed class WorkerSupervisor : IAsyncDisposable
             }
 
             process.OutputDataReceived += (_, e) => Console(e.Data, LogLevel.Information);
-            process.ErrorDataReceived += (_, e) => Console(e.Data, LogLevel.Warning);
+            process.ErrorDataReceived += (_, e) =>
+            {
+                // The reason a worker died at start-up (an unhandled exception, such as a bad setting) goes into the error.
+                if (e.Data?.StartsWith("Unhandled exception. ", StringComparison.Ordinal) == true)
+                {
+                    startupFailure ??= e.Data["Unhandled exception. ".Length..];
+                }
+
+                Console(e.Data, LogLevel.Warning);
+            };
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
             started.TrySetResult(process);
@@ -250,7 +268,9 @@ internal sealed class WorkerSupervisor : IAsyncDisposable
             if (first != connected)
             {
                 throw first == exited.Task
-                    ? new WorkerStartException($"the worker exited with code {worker.ExitCode} before it connected (see its output above)")
+                    ? new WorkerStartException(startupFailure is { } reason
+                        ? $"the worker exited with code {worker.ExitCode} before it connected: {reason}"
+                        : $"the worker exited with code {worker.ExitCode} before it connected (see its output above)")
                     : new TimeoutException();
             }
 

@@ -61,6 +61,8 @@ public sealed class IngestOptionsTests : IDisposable
         Assert.Equal(500.5, options.MaxExpansionRatio);
         Assert.Equal(IngestOptions.DefaultMaxRows, options.MaxRows);
         Assert.Equal(1, options.Workers);
+        Assert.Equal(32 * 1024 * 1024, options.PartBytes);
+        Assert.Equal(256 * 1024, IngestSettings.Apply(new IngestOptions(), n => n == IngestSettings.PartBytes ? "262144" : null).PartBytes);
     }
 
     [Theory]
@@ -69,6 +71,8 @@ public sealed class IngestOptionsTests : IDisposable
     [InlineData(IngestSettings.MaxExpansionRatio, "0.5")]
     [InlineData(IngestSettings.MaxExpansionRatio, "lots")]
     [InlineData(IngestSettings.MaxRows, "-1")]
+    [InlineData(IngestSettings.PartBytes, "1024")]
+    [InlineData(IngestSettings.PartBytes, "1GiB")]
     public void A_bad_setting_is_named_in_the_error(string name, string value)
     {
         var error = Assert.Throws<ArgumentException>(() => IngestSettings.Apply(new IngestOptions(), n => n == name ? value : null));

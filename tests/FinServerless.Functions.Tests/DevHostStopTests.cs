@@ -21,6 +21,13 @@ public sealed class DevHostStopTests(AzuriteFixture azurite) : IClassFixture<Azu
 
     public void Dispose() => _folder.Delete(recursive: true);
 
+    /// <summary>The test app's settings: storage, and a timer schedule that does not fire during a test.</summary>
+    private Dictionary<string, string> TestAppSettings() => new()
+    {
+        ["AzureWebJobsStorage"] = azurite.ConnectionString,
+        ["TICK_SCHEDULE"] = "0 0 0 1 1 *",
+    };
+
     private static void AssertAllGone(IEnumerable<(int Pid, string Name)> processes, DevHostProcess host)
     {
         var alive = processes.Where(p => DevHostProcess.IsAlive(p.Pid)).ToList();
@@ -30,13 +37,13 @@ public sealed class DevHostStopTests(AzuriteFixture azurite) : IClassFixture<Azu
     [Fact]
     public async Task SIGTERM_lets_the_invocation_in_flight_finish_refuses_new_work_and_exits_0_with_no_child_left()
     {
-        var settings = await DevHostProcess.WriteSettingsAsync(_folder.FullName, new Dictionary<string, string> { ["AzureWebJobsStorage"] = azurite.ConnectionString });
-        await using var host = await DevHostProcess.StartAsync(AppLayout.FanOutAppRoot, settings, DevHostProcess.FreePort());
+        var settings = await DevHostProcess.WriteSettingsAsync(_folder.FullName, TestAppSettings());
+        await using var host = await DevHostProcess.StartAsync(AppLayout.TestAppRoot, settings, DevHostProcess.FreePort());
         var children = DevHostProcess.Descendants(host.ProcessId);
-        Assert.NotEmpty(children); // the handler, at least
+        Assert.NotEmpty(children); // the worker, at least
         using var slow = new HttpClient { BaseAddress = host.Http.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
         var inFlight = slow.GetAsync("api/sleep?ms=5000");
-        await Task.Delay(1000); // the invocation is under way in the handler
+        await Task.Delay(1000); // the invocation is under way in the worker
 
         host.Terminate();
         await Task.Delay(500);
@@ -61,13 +68,14 @@ public sealed class DevHostStopTests(AzuriteFixture azurite) : IClassFixture<Azu
         AssertAllGone(children, host);
         Assert.Contains("stopping (SIGTERM)", host.Output);
         Assert.Contains("nothing left in flight", host.Output);
+        Assert.Contains("FinServerless dev host: stopped.", host.Output);
     }
 
     [Fact]
     public async Task SIGTERM_cancels_what_outlasts_the_grace_period_and_still_exits_0_promptly()
     {
-        var settings = await DevHostProcess.WriteSettingsAsync(_folder.FullName, new Dictionary<string, string> { ["AzureWebJobsStorage"] = azurite.ConnectionString });
-        await using var host = await DevHostProcess.StartAsync(AppLayout.FanOutAppRoot, settings, DevHostProcess.FreePort(), "--grace", "1");
+        var settings = await DevHostProcess.WriteSettingsAsync(_folder.FullName, TestAppSettings());
+        await using var host = await DevHostProcess.StartAsync(AppLayout.TestAppRoot, settings, DevHostProcess.FreePort(), "--grace", "1");
         var children = DevHostProcess.Descendants(host.ProcessId);
         using var slow = new HttpClient { BaseAddress = host.Http.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
         var inFlight = slow.GetAsync("api/sleep?ms=600000");
@@ -91,7 +99,7 @@ public sealed class DevHostStopTests(AzuriteFixture azurite) : IClassFixture<Azu
         Assert.True(code == 0, $"exit code {code}\n{host.Output}");
         Assert.True(answer is not HttpStatusCode.OK, "the ten-minute invocation cannot have finished");
         Assert.True(stoppedIn < TimeSpan.FromSeconds(30), $"took {stoppedIn} to stop with a 1 s grace period\n{host.Output}");
-        Assert.Contains("grace period of 1 s over; cancelling 1 invocation(s)", host.Output);
+        Assert.Contains("grace period of 1 s over; invocations still running were cancelled", host.Output);
         AssertAllGone(children, host);
     }
 
@@ -131,7 +139,7 @@ public sealed class DevHostStopTests(AzuriteFixture azurite) : IClassFixture<Azu
     }
 
     [Fact]
-    public async Task SIGTERM_stops_the_handler_and_the_training_process_it_launched()
+    public async Task SIGTERM_stops_the_worker_and_the_training_process_it_launched()
     {
         // The local dispatcher starts FINSERVERLESS_TRAINER_COMMAND as a process; here one that would run for ten minutes.
         var settings = AppLayout.Settings(azurite.ConnectionString);
@@ -161,6 +169,6 @@ public sealed class DevHostStopTests(AzuriteFixture azurite) : IClassFixture<Azu
 
         Assert.True(code == 0, $"exit code {code}\n{host.Output}");
         AssertAllGone(children, host);
-        Assert.Contains("process(es) it started", host.Output);
+        Assert.Contains("process(es) the worker had started", host.Output);
     }
 }

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using FinServerless.DevHost;
+using FinServerless.IsolatedHost;
 using FinServerless.Native;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
@@ -41,7 +42,7 @@ public sealed class DevHostTests(AzuriteFixture azurite) : IClassFixture<Azurite
     public async Task A_file_whose_ingest_always_fails_lands_in_the_poison_queue_after_5_attempts_and_the_host_keeps_serving()
     {
         var log = new List<string>();
-        await using var host = await DevHostRuntime.StartAsync(new DevHostOptions { AppRoot = AppLayout.AppRoot, Settings = AppLayout.Settings(azurite.ConnectionString), Log = l => { lock (log) { log.Add(l); } } });
+        await using var host = await AppHost.StartAsync(AppLayout.Settings(azurite.ConnectionString), l => { lock (log) { log.Add(l); } });
         using var http = new HttpClient { BaseAddress = host.BaseAddress };
         await UploadAsync("inbox-nocontract", "loans/2026-11-22.csv", "id,amount\n1,100\n"u8.ToArray());
 
@@ -53,13 +54,14 @@ public sealed class DevHostTests(AzuriteFixture azurite) : IClassFixture<Azurite
         Assert.Contains("inbox-nocontract/loans/2026-11-22.csv", message.Body.ToString());
         lock (log)
         {
-            Assert.Equal(5, log.Count(l => l.Contains("Executed 'Functions.IngestDataset' (Failed", StringComparison.Ordinal)));
-            Assert.Contains(log, l => l.Contains("to 'ingest-events-poison' after 5 attempts", StringComparison.Ordinal) && l.Contains("no contract exists", StringComparison.Ordinal));
+            // host.json's maxDequeueCount is 5: five failed attempts, each logged with the function's reason, then poison.
+            Assert.Equal(5, log.Count(l => l.Contains("IngestDataset (queueTrigger ingest-events) failed", StringComparison.Ordinal)));
+            Assert.Contains(log, l => l.Contains("Function 'IngestDataset'", StringComparison.Ordinal) && l.Contains("no contract exists", StringComparison.Ordinal)); // the worker's own log of the exception
         }
 
         var failure = JsonNode.Parse((await azurite.Blobs.GetBlobContainerClient("quarantine").GetBlobClient("_failures/inbox-nocontract/loans/2026-11-22.csv.json").DownloadContentAsync()).Value.Content.ToMemory().Span)!;
         Assert.Contains("no contract exists for partner 'nocontract' and dataset 'loans'", failure["reason"]!.GetValue<string>());
-        Assert.Equal("5", failure["attempts"]!.GetValue<string>());
+        Assert.Equal(5, failure["attempts"]!.GetValue<long>());
 
         using var health = await http.GetAsync("api/health");
         Assert.Equal(200, (int)health.StatusCode);

@@ -30,7 +30,7 @@ public sealed class TrainingGuardTests(AzuriteFixture azurite) : IClassFixture<A
         await inbox.GetBlobClient("taiwan-credit/part.csv").UploadAsync(new BinaryData(string.Join('\n', lines) + "\n"), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "text/csv" } });
     }
 
-    private async Task<DevHostRuntime> StartAsync(IReadOnlyDictionary<string, string>? overrides = null)
+    private async Task<FinServerless.IsolatedHost.IsolatedFunctionsHost> StartAsync(IReadOnlyDictionary<string, string>? overrides = null)
     {
         var settings = AppLayout.Settings(azurite.ConnectionString);
         foreach (var (name, value) in overrides ?? new Dictionary<string, string>())
@@ -38,11 +38,11 @@ public sealed class TrainingGuardTests(AzuriteFixture azurite) : IClassFixture<A
             settings[name] = value;
         }
 
-        return await DevHostRuntime.StartAsync(new DevHostOptions { AppRoot = AppLayout.AppRoot, Settings = settings, Log = _ => { } });
+        return await AppHost.StartAsync(settings, _ => { });
     }
 
     /// <summary>Waits for the curated run, starts TrainModel and returns its final status.</summary>
-    private static async Task<JsonObject> TrainAsync(DevHostRuntime host, string partner, string model)
+    private static async Task<JsonObject> TrainAsync(FinServerless.IsolatedHost.IsolatedFunctionsHost host, string partner, string model)
     {
         using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
         await Poll.UntilAsync(async () => (await http.GetFromJsonAsync<JsonObject>($"api/runs/{partner}/taiwan-credit"))?["runs"]?.AsArray().Count > 0 ? [] : null, TimeSpan.FromMinutes(2), "the curated run");

@@ -92,6 +92,15 @@ public static class HttpFunctions
         };
     }
 
+    /// <summary>Sleeps <c>?ms=</c> milliseconds (ignoring cancellation, as work that must finish does) and says so: an invocation in flight for stop tests.</summary>
+    [Function("Sleep")]
+    public static async Task<IActionResult> Sleep([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "sleep")] HttpRequest request)
+    {
+        var ms = int.TryParse(request.Query["ms"], out var value) ? Math.Clamp(value, 0, 600_000) : 1000;
+        await Task.Delay(ms);
+        return new OkObjectResult(new { slept = ms });
+    }
+
     /// <summary>A function with a function-level key.</summary>
     [Function("Keyed")]
     public static IActionResult Keyed([HttpTrigger(AuthorizationLevel.Function, "get", Route = "keyed")] HttpRequest request) => new OkObjectResult("keyed");

@@ -11,7 +11,7 @@ public sealed class HostTests(HostFixture fixture) : IClassFixture<HostFixture>
     public async Task The_handshake_indexes_and_loads_every_function_of_the_worker()
     {
         Assert.Equal(
-            ["AlwaysFails", "BlobCopy", "Boom", "CatchFailure", "Chain", "Crash", "Echo", "FanOut", "FanOutInc", "HttpEcho", "HttpThrow", "Inc", "Keyed", "Manual", "Slow", "Square", "StartFanOut", "Tick"],
+            ["AlwaysFails", "BlobCopy", "Boom", "CatchFailure", "Chain", "Crash", "Echo", "FanOut", "FanOutInc", "HttpEcho", "HttpThrow", "Inc", "Keyed", "Manual", "Sleep", "Slow", "Square", "StartFanOut", "Tick"],
             fixture.Host.FunctionNames.Order(StringComparer.Ordinal));
         var status = await TestApp.StatusAsync(fixture.Http);
         Assert.Equal("Running", status["state"]!.GetValue<string>());
@@ -86,6 +86,14 @@ public sealed class HostTests(HostFixture fixture) : IClassFixture<HostFixture>
         var large = new string('x', 1024 * 1024);
         var echoed = await TestApp.JsonAsync(await fixture.Http.PostAsync("api/echo/big", new StringContent(large)));
         Assert.Equal(large, echoed["body"]!.GetValue<string>());
+
+        // A body sent chunked, without a Content-Length (HttpClient's JSON content, curl -H 'Transfer-Encoding: chunked').
+        using var chunked = new StreamContent(new NonSeekable(Encoding.UTF8.GetBytes("{\"partner\":\"demo\"}")));
+        chunked.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var chunkedRequest = new HttpRequestMessage(HttpMethod.Post, "api/echo/chunked") { Content = chunked };
+        chunkedRequest.Headers.TransferEncodingChunked = true;
+        var echoedChunked = await TestApp.JsonAsync(await fixture.Http.SendAsync(chunkedRequest));
+        Assert.Equal("{\"partner\":\"demo\"}", echoedChunked["body"]!.GetValue<string>());
 
         var parallel = await Task.WhenAll(Enumerable.Range(0, 20).Select(async i => (await TestApp.JsonAsync(await fixture.Http.GetAsync($"api/echo/p{i}")))["id"]!.GetValue<string>()));
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"p{i}"), parallel);
@@ -217,4 +225,12 @@ public sealed class HostTests(HostFixture fixture) : IClassFixture<HostFixture>
         var second = JsonNode.Parse(await TestApp.EventuallyAsync("the second version's event", () => TestApp.ReceiveAsync(events)))!;
         Assert.NotEqual(first["data"]!["eTag"]!.GetValue<string>(), second["data"]!["eTag"]!.GetValue<string>());
     }
+}
+
+/// <summary>A read-only stream of unknown length, so HttpClient sends it chunked.</summary>
+internal sealed class NonSeekable(byte[] content) : MemoryStream(content, writable: false)
+{
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
 }

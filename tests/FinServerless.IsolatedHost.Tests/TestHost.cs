@@ -159,29 +159,15 @@ internal static class TestApp
 internal sealed class LogLines : ILoggerProvider
 {
     private readonly ConcurrentQueue<string> _lines = new();
+    private readonly LineLoggerProvider _provider;
+
+    public LogLines() => _provider = new LineLoggerProvider(_lines.Enqueue);
 
     public IReadOnlyList<string> Lines => _lines.ToList();
 
-    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
+    public ILogger CreateLogger(string categoryName) => _provider.CreateLogger(categoryName);
 
-    public void Dispose()
-    {
-    }
-
-    private sealed class Logger(string category, ConcurrentQueue<string> lines) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (IsEnabled(logLevel))
-            {
-                lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)}{(exception is null ? string.Empty : " | " + exception.Message + " | " + exception.GetBaseException().GetType().Name + ": " + exception.GetBaseException().Message)}");
-            }
-        }
-    }
+    public void Dispose() => _provider.Dispose();
 }
 
 /// <summary>Azurite and one host running the test app in this process, shared by a test class.</summary>

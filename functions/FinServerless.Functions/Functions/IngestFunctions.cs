@@ -1,25 +1,25 @@
 using System.Text.Json;
 using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
-using FinServerless.Functions.Handler;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Logging;
 
 namespace FinServerless.Functions.Functions;
 
 /// <summary>IngestDataset: a BlobCreated event (Event Grid schema) from the ingest-events queue → ingest of that inbox blob.</summary>
-public static class IngestFunctions
+public sealed class IngestFunctions(AppServices app, ILogger<IngestFunctions> log)
 {
-    /// <summary>Handles one event. A failure answers non-2xx so the host retries; after 5 attempts the message goes to the poison queue.</summary>
-    public static async Task<InvocationResponse> IngestDatasetAsync(AppServices app, InvocationRequest request, CancellationToken cancellationToken)
+    /// <summary>Handles one event. A failure throws so the queue retries it; after host.json's maxDequeueCount (5) the message goes to the poison queue.</summary>
+    [Function("IngestDataset")]
+    public async Task RunAsync([QueueTrigger("ingest-events", Connection = AppSettings.Storage)] string message, long dequeueCount, CancellationToken cancellationToken)
     {
-        var response = new InvocationResponse();
-        var json = request.Json("event") ?? throw new ArgumentException("IngestDataset received an empty message.");
-        using var doc = JsonDocument.Parse(json);
+        using var doc = JsonDocument.Parse(string.IsNullOrWhiteSpace(message) ? throw new ArgumentException("IngestDataset received an empty message.") : message);
         var root = doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement[0] : doc.RootElement;
         var type = root.TryGetProperty("eventType", out var t) ? t.GetString() : null;
         if (type != "Microsoft.Storage.BlobCreated")
         {
-            response.Logs.Add($"ignored an event of type '{type ?? "(none)"}'");
-            return response;
+            log.LogInformation("ignored an event of type {EventType}", StorageName.Quote(type ?? "(none)"));
+            return;
         }
 
         var url = root.GetProperty("data").GetProperty("url").GetString() ?? throw new ArgumentException("The BlobCreated event has no data.url.");
@@ -32,12 +32,11 @@ public static class IngestFunctions
         catch (InvalidNameException ex)
         {
             // A verdict on the name, not a transient failure: recorded once, never ingested, not retried.
-            var rejected = new { input = $"{container}/{blob}", state = "rejected", rule = "invalid_name", reason = ex.Message, attempts = request.Meta("DequeueCount"), lastAttempt = DateTimeOffset.UtcNow };
+            var rejected = new { input = $"{container}/{blob}", state = "rejected", rule = "invalid_name", reason = ex.Message, attempts = dequeueCount, lastAttempt = DateTimeOffset.UtcNow };
             var path = StorageLayout.IngestFailure(container, blob);
             await app.Store.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(rejected), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
-            response.Logs.Add($"ingest {StorageName.Quote($"{container}/{blob}")}: rejected, not ingested ({ex.Message}); recorded at {path}");
-            response.ReturnValue = new { state = "Rejected", rule = "invalid_name", failure = path, message = ex.Message };
-            return response;
+            log.LogWarning("ingest {Input}: rejected, not ingested ({Reason}); recorded at {Path}", StorageName.Quote($"{container}/{blob}"), ex.Message, path);
+            return;
         }
 
         IngestOutcome outcome;
@@ -47,15 +46,13 @@ public static class IngestFunctions
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The file's clear state while the host retries (and after the message goes to the poison queue): why, and how often it was tried.
-            var failure = new { input = file.Path, reason = ex.Message, attempts = request.Meta("DequeueCount"), lastAttempt = DateTimeOffset.UtcNow };
+            // The file's clear state while the queue retries (and after the message goes to the poison queue): why, and how often it was tried.
+            var failure = new { input = file.Path, reason = ex.Message, attempts = dequeueCount, lastAttempt = DateTimeOffset.UtcNow };
             await app.Store.WriteAsync(StorageLayout.IngestFailure(container, blob), JsonSerializer.SerializeToUtf8Bytes(failure), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
             throw;
         }
 
-        response.Logs.Add($"ingest {file}: {outcome.State} run {outcome.RunId} ({outcome.Message})");
-        response.ReturnValue = new { state = outcome.State.ToString(), runId = outcome.RunId, manifest = outcome.ManifestPath, report = outcome.ReportPath, outcome.Message };
-        return response;
+        log.LogInformation("ingest {File}: {State} run {RunId} ({Message})", file.ToString(), outcome.State, outcome.RunId, outcome.Message);
     }
 
     /// <summary>The container and blob name of a blob URL of this app's storage account.</summary>

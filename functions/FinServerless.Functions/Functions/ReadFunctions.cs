@@ -2,46 +2,48 @@ using System.Text.Json;
 using FinServerless.Contracts;
 using System.Text.Json.Nodes;
 using FinServerless.Datasets.Ingest;
-using FinServerless.Functions.Handler;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
 using FinServerless.Onnx.Sessions;
 using FinServerless.Scoring;
 
 namespace FinServerless.Functions.Functions;
 
 /// <summary>Read-only HTTP: models and champions, curated runs, health.</summary>
-public static class ReadFunctions
+public sealed class ReadFunctions(AppServices app)
 {
     /// <summary>GET /api/models (names and champions), /api/models/{name} (versions), /api/models/{name}/{version} (manifest).</summary>
-    public static async Task<InvocationResponse> ModelsAsync(AppServices app, InvocationRequest request, CancellationToken cancellationToken)
+    [Function("ListModels")]
+    public async Task<IActionResult> ModelsAsync(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "models/{name?}/{version?}")] HttpRequest request, string? name, string? version, CancellationToken cancellationToken)
     {
-        var response = new InvocationResponse();
-        var p = request.Http().Params;
-        StorageName? name = null;
-        StorageName? version = null;
+        StorageName? model = null;
+        StorageName? modelVersion = null;
         try
         {
-            name = string.IsNullOrEmpty(p.GetValueOrDefault("name")) ? null : StorageName.Model(p["name"], "name");
-            version = string.IsNullOrEmpty(p.GetValueOrDefault("version")) ? null : StorageName.Version(p["version"], "version");
+            model = string.IsNullOrEmpty(name) ? null : StorageName.Model(name, "name");
+            modelVersion = string.IsNullOrEmpty(version) ? null : StorageName.Version(version, "version");
         }
         catch (InvalidNameException ex)
         {
-            return response.Error(400, "InvalidName", ex.Message);
+            return AppJson.Error(400, "InvalidName", ex.Message);
         }
 
-        if (name is not null && version is not null)
+        if (model is not null && modelVersion is not null)
         {
             try
             {
-                return response.Http(200, await app.Models.ReadManifestAsync(ModelReference.Of(name, version), cancellationToken).ConfigureAwait(false));
+                return AppJson.Result(200, await app.Models.ReadManifestAsync(ModelReference.Of(model, modelVersion), cancellationToken).ConfigureAwait(false));
             }
             catch (ModelNotFoundException ex)
             {
-                return response.Error(404, "ModelNotFound", ex.Message);
+                return AppJson.Error(404, "ModelNotFound", ex.Message);
             }
         }
 
         var versions = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
-        await foreach (var blob in app.ListAsync(StorageLayout.ModelsContainer, name is null ? null : name.Value + "/", cancellationToken).ConfigureAwait(false))
+        await foreach (var blob in app.ListAsync(StorageLayout.ModelsContainer, model is null ? null : model.Value + "/", cancellationToken).ConfigureAwait(false))
         {
             // Only well-named versions are listed: anything else under models/ was not written by the platform.
             var parts = blob.Name.Split('/');
@@ -52,41 +54,43 @@ public static class ReadFunctions
             }
         }
 
-        if (name is not null && versions.Count == 0)
+        if (model is not null && versions.Count == 0)
         {
-            return response.Error(404, "ModelNotFound", $"No model '{name}'.");
+            return AppJson.Error(404, "ModelNotFound", $"No model '{model}'.");
         }
 
         var models = new List<object>();
-        foreach (var (model, list) in versions)
+        foreach (var (modelName, list) in versions)
         {
-            models.Add(new { name = model, versions = list, champion = await app.Models.GetChampionAsync(StorageName.Model(model), cancellationToken).ConfigureAwait(false) });
+            models.Add(new { name = modelName, versions = list, champion = await app.Models.GetChampionAsync(StorageName.Model(modelName), cancellationToken).ConfigureAwait(false) });
         }
 
-        return response.Http(200, new { models });
+        return AppJson.Result(200, new { models });
     }
 
     /// <summary>GET /api/runs/{partner}/{dataset}: the committed curated runs, newest first.</summary>
-    public static async Task<InvocationResponse> RunsAsync(AppServices app, InvocationRequest request, CancellationToken cancellationToken)
+    [Function("ListRuns")]
+    public async Task<IActionResult> RunsAsync(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "runs/{partner}/{dataset}")] HttpRequest request, string partner, string dataset, CancellationToken cancellationToken)
     {
-        var p = request.Http().Params;
-        StorageName partner, dataset;
+        StorageName partnerName, datasetName;
         try
         {
-            (partner, dataset) = (StorageName.Partner(p.GetValueOrDefault("partner")), StorageName.Dataset(p.GetValueOrDefault("dataset")));
+            (partnerName, datasetName) = (StorageName.Partner(partner), StorageName.Dataset(dataset));
         }
         catch (InvalidNameException ex)
         {
-            return new InvocationResponse().Error(400, "InvalidName", ex.Message);
+            return AppJson.Error(400, "InvalidName", ex.Message);
         }
 
-        var runs = await app.RunsAsync(partner, dataset, cancellationToken).ConfigureAwait(false);
+        var runs = await app.RunsAsync(partnerName, datasetName, cancellationToken).ConfigureAwait(false);
         var list = runs.Select(r => new { runId = r.Run.RunId, createdAt = r.Run.CreatedAt, rows = r.Run.Rows, input = r.Run.Input.Path, manifest = r.Path, drift = r.Run.Drift?.WorstBand }).ToList();
-        return new InvocationResponse().Http(200, new { partner = p.GetValueOrDefault("partner"), dataset = p.GetValueOrDefault("dataset"), runs = list });
+        return AppJson.Result(200, new { partner = partnerName.Value, dataset = datasetName.Value, runs = list });
     }
 
     /// <summary>GET /api/health: storage reachable, engines loadable.</summary>
-    public static async Task<InvocationResponse> HealthAsync(AppServices app, InvocationRequest request, CancellationToken cancellationToken)
+    [Function("Health")]
+    public async Task<IActionResult> HealthAsync([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request, CancellationToken cancellationToken)
     {
         var checks = new JsonObject();
         var healthy = true;
@@ -111,6 +115,6 @@ public static class ReadFunctions
             healthy = false;
         }
 
-        return new InvocationResponse().Http(healthy ? 200 : 503, new { status = healthy ? "healthy" : "unhealthy", checks, version = typeof(ReadFunctions).Assembly.GetName().Version?.ToString() });
+        return AppJson.Result(healthy ? 200 : 503, new { status = healthy ? "healthy" : "unhealthy", checks, version = typeof(ReadFunctions).Assembly.GetName().Version?.ToString() });
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FinServerless.Contracts;
+using Microsoft.Azure.Functions.Worker;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Datasets.Profiling;
 using FinServerless.Scoring;
@@ -7,10 +8,11 @@ using FinServerless.Scoring;
 namespace FinServerless.Functions.Functions;
 
 /// <summary>The activities of RescorePortfolio.</summary>
-public static class RescoreActivities
+public sealed class RescoreActivities(AppServices app)
 {
     /// <summary>For each champion (of the requested models), the newest curated run of the dataset it was trained on.</summary>
-    public static async Task<List<RescoreItem>> ListLatestRunsAsync(AppServices app, RescoreInput input, CancellationToken cancellationToken)
+    [Function("ListLatestRuns")]
+    public async Task<List<RescoreItem>> ListLatestRunsAsync([ActivityTrigger] RescoreInput input, CancellationToken cancellationToken)
     {
         var items = new List<RescoreItem>();
         await foreach (var blob in app.ListAsync(StorageLayout.ModelsContainer, null, cancellationToken).ConfigureAwait(false))
@@ -49,7 +51,8 @@ public static class RescoreActivities
     }
 
     /// <summary>Scores one part of a run.</summary>
-    public static async Task<ScoredPart> ScorePartitionAsync(AppServices app, PartitionWork work, CancellationToken cancellationToken)
+    [Function("ScorePartition")]
+    public async Task<ScoredPart> ScorePartitionAsync([ActivityTrigger] PartitionWork work, CancellationToken cancellationToken)
     {
         var run = await app.ReadRunAsync(work.RunManifest, cancellationToken).ConfigureAwait(false);
         var model = await app.LoadModelAsync(ModelReference.Parse(work.Model), cancellationToken).ConfigureAwait(false);
@@ -57,7 +60,8 @@ public static class RescoreActivities
     }
 
     /// <summary>Commits each score run and writes the summary with drift against each champion's training profile.</summary>
-    public static async Task<RescoreSummary> CommitAsync(AppServices app, RescoreCommit commit, CancellationToken cancellationToken)
+    [Function("CommitRescore")]
+    public async Task<RescoreSummary> CommitAsync([ActivityTrigger] RescoreCommit commit, CancellationToken cancellationToken)
     {
         var runs = new List<RescoredRun>();
         var work = commit.Items.Where(i => i.Skipped is null).ToList();

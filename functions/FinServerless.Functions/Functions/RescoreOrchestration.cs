@@ -1,4 +1,5 @@
-using FinServerless.Durable.Orchestration;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
 using FinServerless.Scoring;
 
 namespace FinServerless.Functions.Functions;
@@ -31,15 +32,19 @@ public sealed record RescoreResult(string Summary, long Rows, int Runs);
 /// </summary>
 public static class RescoreOrchestration
 {
+    /// <summary>A part that fails is retried (it writes only its own part file, so a retry is safe).</summary>
+    private static readonly TaskOptions Retried = new(new TaskRetryOptions(new RetryPolicy(3, TimeSpan.FromSeconds(2), backoffCoefficient: 2)));
+
     /// <summary>The orchestrator.</summary>
-    public static async Task<object?> RunAsync(TaskOrchestrationContext context)
+    [Function(nameof(RescorePortfolio))]
+    public static async Task<RescoreResult> RescorePortfolio([OrchestrationTrigger] TaskOrchestrationContext context)
     {
         var input = context.GetInput<RescoreInput>() ?? new RescoreInput(null);
         var items = await context.CallActivityAsync<List<RescoreItem>>("ListLatestRuns", input);
         var work = items.Where(i => i.Skipped is null).ToList();
         context.SetCustomStatus(new { phase = "scoring", runs = work.Count, partitions = work.Sum(i => i.Parts) });
         var tasks = work.Select(item => Enumerable.Range(0, item.Parts)
-            .Select(p => context.CallActivityAsync<ScoredPart>("ScorePartition", new PartitionWork(item.RunManifest, $"{item.Model}@{item.Version}", p)))
+            .Select(p => context.CallActivityAsync<ScoredPart>("ScorePartition", new PartitionWork(item.RunManifest, $"{item.Model}@{item.Version}", p), Retried))
             .ToList()).ToList();
         await Task.WhenAll(tasks.SelectMany(t => t));
         var summary = await context.CallActivityAsync<RescoreSummary>("CommitRescore", new RescoreCommit(

@@ -4,7 +4,10 @@ using System.Text.Json.Nodes;
 using FinServerless.Contracts;
 using FinServerless.Datasets.Csv;
 using FinServerless.Datasets.Validation;
-using FinServerless.Functions.Handler;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Logging;
 using FinServerless.Scoring;
 
 namespace FinServerless.Functions.Functions;
@@ -12,44 +15,60 @@ namespace FinServerless.Functions.Functions;
 /// <summary>A score job as the queue carries it and as its status blob records it.</summary>
 public sealed record ScoreJob(string JobId, string Model, string Run, string State, DateTimeOffset UpdatedAt, string? Manifest = null, long? Rows = null, string? Error = null);
 
+/// <summary>SubmitScoreJob's two outputs: the HTTP answer and, when accepted, the job on the score-requests queue.</summary>
+public sealed class SubmitScoreJobOutput
+{
+    /// <summary>202 with the job id and status URL, or the error.</summary>
+    [HttpResult]
+    public required IActionResult Response { get; init; }
+
+    /// <summary>The job for ScoreJobWorker (none when the request was refused).</summary>
+    [QueueOutput("score-requests", Connection = AppSettings.Storage)]
+    public ScoreJob? Job { get; init; }
+}
+
 /// <summary>Synchronous scoring of small batches and asynchronous scoring jobs.</summary>
-public static class ScoringFunctions
+public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> log)
 {
     /// <summary>ScoreBatch: POST /api/score with {"model": "name@version|name@champion", "rows": [{feature: value, ...}]} or a CSV body and ?model=.</summary>
-    public static async Task<InvocationResponse> ScoreBatchAsync(AppServices app, InvocationRequest request, CancellationToken cancellationToken)
+    [Function("ScoreBatch")]
+    public async Task<IActionResult> ScoreBatchAsync([HttpTrigger(AuthorizationLevel.Function, "post", Route = "score")] HttpRequest http, CancellationToken cancellationToken)
     {
-        var response = new InvocationResponse();
-        var http = request.Http();
         var maxRows = (int)app.Settings.Number(AppSettings.ScoreMaxRows, 10_000, 1);
         var maxBody = (long)app.Settings.Number(AppSettings.ScoreMaxBodyBytes, 2048.0 * maxRows, 1);
-        if (BodyTooLarge(http, maxBody) is { } tooLarge)
-        {
-            return response.Error(413, "BodyTooLarge", $"The request body is {tooLarge:N0} bytes; ScoreBatch accepts at most {maxBody:N0} ({AppSettings.ScoreMaxBodyBytes}); submit a score job (POST /api/score-jobs) for larger batches.");
-        }
-
         if (BodyKind(http) is not { } kind)
         {
-            return response.Error(415, "UnsupportedMediaType", "Send application/json ({\"model\": ..., \"rows\": [...]}) or text/csv (a header row, then rows; ?model= names the model).");
+            return AppJson.Error(415, "UnsupportedMediaType", "Send application/json ({\"model\": ..., \"rows\": [...]}) or text/csv (a header row, then rows; ?model= names the model).");
+        }
+
+        byte[] body;
+        try
+        {
+            body = await HttpInput.ReadBodyAsync(http, maxBody, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BodyTooLargeException ex)
+        {
+            return AppJson.Error(413, "BodyTooLarge", $"The request body is {ex.Size:N0} bytes or more; ScoreBatch accepts at most {maxBody:N0} ({AppSettings.ScoreMaxBodyBytes}); submit a score job (POST /api/score-jobs) for larger batches.");
         }
 
         List<Dictionary<string, string?>> rows;
         string? modelText;
         try
         {
-            (modelText, rows) = ParseBody(http, kind, maxRows);
+            (modelText, rows) = ParseBody(body, http.Query["model"].FirstOrDefault(), kind, maxRows);
         }
         catch (TooManyRowsException ex)
         {
-            return response.Error(413, "TooManyRows", $"More than {ex.Limit:N0} rows: the synchronous limit is {ex.Limit:N0} ({AppSettings.ScoreMaxRows}); submit a score job (POST /api/score-jobs) for larger batches.");
+            return AppJson.Error(413, "TooManyRows", $"More than {ex.Limit:N0} rows: the synchronous limit is {ex.Limit:N0} ({AppSettings.ScoreMaxRows}); submit a score job (POST /api/score-jobs) for larger batches.");
         }
         catch (Exception ex) when (ex is JsonException or FormatException or ArgumentException or CsvFormatException or InvalidOperationException)
         {
-            return response.Error(400, "BadRequest", ex.Message);
+            return AppJson.Error(400, "BadRequest", ex.Message);
         }
 
         if (modelText is null)
         {
-            return response.Error(400, "BadRequest", "Name the model: \"model\": \"name@version\" or \"name@champion\" in the JSON body, or ?model= with a CSV body.");
+            return AppJson.Error(400, "BadRequest", "Name the model: \"model\": \"name@version\" or \"name@champion\" in the JSON body, or ?model= with a CSV body.");
         }
 
         ModelReference modelRef;
@@ -59,7 +78,7 @@ public static class ScoringFunctions
         }
         catch (InvalidNameException ex)
         {
-            return response.Error(400, "InvalidName", ex.Message);
+            return AppJson.Error(400, "InvalidName", ex.Message);
         }
 
         LoadedModel model;
@@ -69,7 +88,7 @@ public static class ScoringFunctions
         }
         catch (ModelNotFoundException ex)
         {
-            return response.Error(404, "ModelNotFound", ex.Message);
+            return AppJson.Error(404, "ModelNotFound", ex.Message);
         }
 
         var features = model.Manifest.Features;
@@ -80,7 +99,7 @@ public static class ScoringFunctions
             {
                 if (!rows[r].TryGetValue(features[k].Name, out var text))
                 {
-                    return response.Error(400, "MissingFeature", $"Row {r + 1} has no '{features[k].Name}', which model {model.Manifest.Id} needs (send null for a missing value).");
+                    return AppJson.Error(400, "MissingFeature", $"Row {r + 1} has no '{features[k].Name}', which model {model.Manifest.Id} needs (send null for a missing value).");
                 }
 
                 if (string.IsNullOrEmpty(text))
@@ -93,7 +112,7 @@ public static class ScoringFunctions
                 }
                 else
                 {
-                    return response.Error(400, "NotANumber", $"Row {r + 1}, feature '{features[k].Name}' is not a number.");
+                    return AppJson.Error(400, "NotANumber", $"Row {r + 1}, feature '{features[k].Name}' is not a number.");
                 }
             }
         }
@@ -108,22 +127,37 @@ public static class ScoringFunctions
             return echo;
         }).ToList();
 
-        response.Logs.Add($"scored {rows.Count} row(s) with {model.Manifest.Id}");
-        return response.Http(200, new { model = model.Manifest.Id, rows = results });
+        log.LogInformation("scored {Rows} row(s) with {Model}", rows.Count, model.Manifest.Id);
+        return AppJson.Result(200, new { model = model.Manifest.Id, rows = results });
     }
 
     /// <summary>SubmitScoreJob: POST /api/score-jobs {"model": ..., "run": "curated/.../_manifest.json"} or {"model", "partner", "dataset"} → 202 with a job id and status URL.</summary>
-    public static async Task<InvocationResponse> SubmitScoreJobAsync(AppServices app, InvocationRequest request, CancellationToken cancellationToken)
+    [Function("SubmitScoreJob")]
+    public async Task<SubmitScoreJobOutput> SubmitScoreJobAsync([HttpTrigger(AuthorizationLevel.Function, "post", Route = "score-jobs")] HttpRequest request, CancellationToken cancellationToken) =>
+        await SubmitAsync(request, cancellationToken).ConfigureAwait(false) switch
+        {
+            (var refused, null) => new SubmitScoreJobOutput { Response = refused! },
+            (_, var job) => new SubmitScoreJobOutput
+            {
+                Job = job,
+                Response = AppJson.Result(202, new { jobId = job.JobId, status = job.State, statusUrl = $"{request.Scheme}://{request.Host}{request.PathBase}/api/score-jobs/{job.JobId}" }),
+            },
+        };
+
+    private async Task<(IActionResult? Refused, ScoreJob? Job)> SubmitAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        var response = new InvocationResponse();
         JsonObject body;
         try
         {
-            body = JsonNode.Parse(request.Http().Body ?? "null") as JsonObject ?? throw new JsonException("the body is not a JSON object");
+            body = JsonNode.Parse(await HttpInput.ReadTextAsync(request, 1 << 20, cancellationToken).ConfigureAwait(false)) as JsonObject ?? throw new JsonException("the body is not a JSON object");
+        }
+        catch (BodyTooLargeException ex)
+        {
+            return (AppJson.Error(413, "BodyTooLarge", $"A score job request is a small JSON object: {ex.Message}"), null);
         }
         catch (JsonException ex)
         {
-            return response.Error(400, "BadRequest", $"The body must be JSON such as {{\"model\":\"taiwan-credit-xgboost@champion\",\"partner\":\"demo\",\"dataset\":\"taiwan-credit\"}}: {ex.Message}");
+            return (AppJson.Error(400, "BadRequest", $"The body must be JSON such as {{\"model\":\"taiwan-credit-xgboost@champion\",\"partner\":\"demo\",\"dataset\":\"taiwan-credit\"}}: {ex.Message}"), null);
         }
 
         ModelReference model;
@@ -144,64 +178,64 @@ public static class ScoringFunctions
             }
             else
             {
-                return response.Error(400, "BadRequest", "Give \"model\" and either \"run\" (a curated manifest path) or \"partner\" and \"dataset\".");
+                return (AppJson.Error(400, "BadRequest", "Give \"model\" and either \"run\" (a curated manifest path) or \"partner\" and \"dataset\"."), null);
             }
         }
         catch (InvalidNameException ex)
         {
-            return response.Error(400, "InvalidName", ex.Message);
+            return (AppJson.Error(400, "InvalidName", ex.Message), null);
         }
         catch (InvalidOperationException ex)
         {
-            return response.Error(400, "BadRequest", ex.Message);
+            return (AppJson.Error(400, "BadRequest", ex.Message), null);
         }
         catch (RunNotFoundException ex)
         {
-            return response.Error(404, "RunNotFound", ex.Message);
+            return (AppJson.Error(404, "RunNotFound", ex.Message), null);
         }
         var job = new ScoreJob(Guid.NewGuid().ToString("N"), model.ToString(), run, "queued", DateTimeOffset.UtcNow);
-        await WriteJobAsync(app, job, cancellationToken).ConfigureAwait(false);
-        response.Outputs["request"] = job; // an object, so the host does not mistake it for base64
-        var baseUrl = request.Http().Url is { Length: > 0 } url ? url[..url.IndexOf("/api/", StringComparison.Ordinal)] : string.Empty;
-        return response.Http(202, new { jobId = job.JobId, status = job.State, statusUrl = $"{baseUrl}/api/score-jobs/{job.JobId}" });
+        await WriteJobAsync(job, cancellationToken).ConfigureAwait(false);
+        log.LogInformation("score job {JobId} queued: {Model} on {Run}", job.JobId, job.Model, job.Run);
+        return (null, job);
     }
 
     /// <summary>ScoreJobWorker: scores the job's run; the status blob follows it (a failure is recorded and rethrown so the host retries).</summary>
-    public static async Task<InvocationResponse> ScoreJobWorkerAsync(AppServices app, InvocationRequest request, CancellationToken cancellationToken)
+    [Function("ScoreJobWorker")]
+    public async Task ScoreJobWorkerAsync([QueueTrigger("score-requests", Connection = AppSettings.Storage)] string message, CancellationToken cancellationToken)
     {
-        var job = JsonSerializer.Deserialize<ScoreJob>(request.Json("request") ?? "null", Envelope.Options) ?? throw new ArgumentException("The score request is empty.");
-        await WriteJobAsync(app, job with { State = "running", UpdatedAt = DateTimeOffset.UtcNow }, cancellationToken).ConfigureAwait(false);
+        var job = JsonSerializer.Deserialize<ScoreJob>(message, AppJson.Options) ?? throw new ArgumentException("The score request is empty.");
+        await WriteJobAsync(job with { State = "running", UpdatedAt = DateTimeOffset.UtcNow }, cancellationToken).ConfigureAwait(false);
         try
         {
             var run = await app.ReadRunAsync(job.Run, cancellationToken).ConfigureAwait(false);
             var model = await app.LoadModelAsync(ModelReference.Parse(job.Model), cancellationToken).ConfigureAwait(false);
             var outcome = await BatchScorer.ScoreRunAsync(run, job.Run, app.Store, model, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
-            await WriteJobAsync(app, job with { State = "succeeded", UpdatedAt = DateTimeOffset.UtcNow, Manifest = outcome.ManifestPath, Rows = outcome.Manifest.Rows }, cancellationToken).ConfigureAwait(false);
-            return new InvocationResponse { Logs = { $"score job {job.JobId}: {outcome.Manifest.Rows} rows → {outcome.ManifestPath}" } };
+            await WriteJobAsync(job with { State = "succeeded", UpdatedAt = DateTimeOffset.UtcNow, Manifest = outcome.ManifestPath, Rows = outcome.Manifest.Rows }, cancellationToken).ConfigureAwait(false);
+            log.LogInformation("score job {JobId}: {Rows} rows → {Manifest}", job.JobId, outcome.Manifest.Rows, outcome.ManifestPath);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // The status is served over HTTP: a storage failure is described by its status, not the service's text.
             var error = ex is Azure.RequestFailedException storage ? $"a storage operation failed (HTTP {storage.Status} {storage.ErrorCode}); the function log has the details" : ex.Message;
-            await WriteJobAsync(app, job with { State = "failed", UpdatedAt = DateTimeOffset.UtcNow, Error = error }, cancellationToken).ConfigureAwait(false);
+            await WriteJobAsync(job with { State = "failed", UpdatedAt = DateTimeOffset.UtcNow, Error = error }, cancellationToken).ConfigureAwait(false);
             throw;
         }
     }
 
     /// <summary>GetScoreJob: GET /api/score-jobs/{jobId}.</summary>
-    public static async Task<InvocationResponse> GetScoreJobAsync(AppServices app, InvocationRequest request, CancellationToken cancellationToken)
+    [Function("GetScoreJob")]
+    public async Task<IActionResult> GetScoreJobAsync([HttpTrigger(AuthorizationLevel.Function, "get", Route = "score-jobs/{jobId}")] HttpRequest request, string jobId, CancellationToken cancellationToken)
     {
-        var response = new InvocationResponse();
-        var id = request.Http().Params.GetValueOrDefault("jobId") ?? string.Empty;
+        var id = jobId ?? string.Empty;
         if (!StorageLayout.IsHex(id, 32))
         {
-            return response.Error(400, "BadRequest", "A job id is 32 lowercase hexadecimal characters.");
+            return AppJson.Error(400, "BadRequest", "A job id is 32 lowercase hexadecimal characters.");
         }
 
         var bytes = await app.Store.ReadAsync(StorageLayout.ScoreJob(id), cancellationToken).ConfigureAwait(false);
         return bytes is null
-            ? response.Error(404, "JobNotFound", $"No score job {id}.")
-            : response.Http(200, JsonNode.Parse(bytes));
+            ? AppJson.Error(404, "JobNotFound", $"No score job {id}.")
+            : AppJson.Result(200, JsonNode.Parse(bytes));
     }
 
     /// <summary>A string field of a JSON body, or null; a field of another type is a clear error.</summary>
@@ -212,26 +246,8 @@ public static class ScoringFunctions
         _ => throw new InvalidOperationException($"\"{field}\" must be a string."),
     };
 
-    private static Task WriteJobAsync(AppServices app, ScoreJob job, CancellationToken cancellationToken) =>
+    private Task WriteJobAsync(ScoreJob job, CancellationToken cancellationToken) =>
         app.Store.WriteAsync(StorageLayout.ScoreJob(job.JobId), JsonSerializer.SerializeToUtf8Bytes(job, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken);
-
-    /// <summary>The body's size when it is over the limit (declared or actual), else null.</summary>
-    private static long? BodyTooLarge(HttpRequestData http, long limit)
-    {
-        if (long.TryParse(http.Header("Content-Length"), CultureInfo.InvariantCulture, out var declared) && declared > limit)
-        {
-            return declared;
-        }
-
-        var body = http.Body ?? string.Empty;
-        if (body.Length <= limit / 3)
-        {
-            return null; // at most 3 UTF-8 bytes per UTF-16 unit: cannot be over
-        }
-
-        var bytes = System.Text.Encoding.UTF8.GetByteCount(body);
-        return bytes > limit ? bytes : null;
-    }
 
     private enum Kind
     {
@@ -240,9 +256,9 @@ public static class ScoringFunctions
     }
 
     /// <summary>JSON (also when no content type is given) or CSV; null for anything else.</summary>
-    private static Kind? BodyKind(HttpRequestData http)
+    private static Kind? BodyKind(HttpRequest http)
     {
-        var type = (http.Header("Content-Type") ?? string.Empty).Split(';')[0].Trim();
+        var type = (http.ContentType ?? string.Empty).Split(';')[0].Trim();
         return type.Length == 0 || type.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.EndsWith("+json", StringComparison.OrdinalIgnoreCase)
             ? Kind.Json
             : type.Equals("text/csv", StringComparison.OrdinalIgnoreCase) ? Kind.Csv : null;
@@ -253,16 +269,15 @@ public static class ScoringFunctions
         public int Limit { get; } = limit;
     }
 
-    private static (string? Model, List<Dictionary<string, string?>> Rows) ParseBody(HttpRequestData http, Kind kind, int maxRows)
+    private static (string? Model, List<Dictionary<string, string?>> Rows) ParseBody(byte[] body, string? queryModel, Kind kind, int maxRows)
     {
-        var body = http.Body ?? string.Empty;
         if (kind == Kind.Csv)
         {
             var rows = new List<Dictionary<string, string?>>();
-            using var reader = new CsvReader(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(body)), (byte)',', 1 << 20, "request body");
+            using var reader = new CsvReader(new MemoryStream(body), (byte)',', 1 << 20, "request body");
             if (!reader.ReadRow())
             {
-                return (http.Query.GetValueOrDefault("model"), rows);
+                return (queryModel, rows);
             }
 
             var header = Enumerable.Range(0, reader.FieldCount).Select(i => System.Text.Encoding.UTF8.GetString(reader[i])).ToArray();
@@ -286,10 +301,10 @@ public static class ScoringFunctions
                 rows.Add(header.Select((h, i) => (h, v: System.Text.Encoding.UTF8.GetString(reader[i]))).ToDictionary(p => p.h, p => (string?)p.v));
             }
 
-            return (http.Query.GetValueOrDefault("model"), rows);
+            return (queryModel, rows);
         }
 
-        var json = JsonNode.Parse(body) as JsonObject ?? throw new ArgumentException("The body must be a JSON object {\"model\": ..., \"rows\": [...]}, or CSV with Content-Type text/csv.");
+        var json = JsonNode.Parse(body.Length == 0 ? "null"u8.ToArray() : body) as JsonObject ?? throw new ArgumentException("The body must be a JSON object {\"model\": ..., \"rows\": [...]}, or CSV with Content-Type text/csv.");
         var list = json["rows"] as JsonArray ?? throw new ArgumentException("The body needs \"rows\": an array of objects.");
         if (list.Count > maxRows)
         {
@@ -298,7 +313,7 @@ public static class ScoringFunctions
 
         var parsed = list.Select((row, i) => (row as JsonObject ?? throw new ArgumentException($"Row {i + 1} is not an object."))
             .ToDictionary(kv => kv.Key, kv => kv.Value is null ? null : kv.Value.GetValueKind() == JsonValueKind.String ? kv.Value.GetValue<string>() : kv.Value.ToJsonString())).ToList();
-        var model = json["model"] is { } m ? (m.GetValueKind() == JsonValueKind.String ? m.GetValue<string>() : throw new ArgumentException("\"model\" must be a string such as \"name@champion\".")) : http.Query.GetValueOrDefault("model");
+        var model = json["model"] is { } m ? (m.GetValueKind() == JsonValueKind.String ? m.GetValue<string>() : throw new ArgumentException("\"model\" must be a string such as \"name@champion\".")) : queryModel;
         return (model, parsed);
     }
 }

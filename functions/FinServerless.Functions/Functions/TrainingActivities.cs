@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using FinServerless.Contracts;
+using Microsoft.Azure.Functions.Worker;
 using FinServerless.Functions.Jobs;
 using FinServerless.Scoring;
 using FinServerless.Training;
@@ -10,10 +11,11 @@ using FinServerless.Training.Evaluation;
 namespace FinServerless.Functions.Functions;
 
 /// <summary>The activities of TrainModel.</summary>
-public static class TrainingActivities
+public sealed class TrainingActivities(AppServices app)
 {
     /// <summary>Finds the newest curated run and fixes the model version and every setting of the job.</summary>
-    public static async Task<PreparedTraining> PrepareAsync(AppServices app, TrainModelInput input, CancellationToken cancellationToken)
+    [Function("PrepareTraining")]
+    public async Task<PreparedTraining> PrepareAsync([ActivityTrigger] TrainModelInput input, CancellationToken cancellationToken)
     {
         TrainingOrchestration.Validate(input);
         var latest = await app.LatestRunAsync(StorageName.Partner(input.Partner), StorageName.Dataset(input.Dataset), cancellationToken).ConfigureAwait(false)
@@ -31,7 +33,8 @@ public static class TrainingActivities
     }
 
     /// <summary>Starts the training container job with its whole contract in environment variables.</summary>
-    public static Task<string> DispatchAsync(AppServices app, PreparedTraining job, CancellationToken cancellationToken)
+    [Function("DispatchTrainingJob")]
+    public Task<string> DispatchAsync([ActivityTrigger] PreparedTraining job, CancellationToken cancellationToken)
     {
         var (model, version) = (StorageName.Model(job.Model), StorageName.Version(job.Version));
         var (partner, dataset, run) = StorageLayout.ParseCuratedManifest(job.RunManifest);
@@ -56,7 +59,8 @@ public static class TrainingActivities
     }
 
     /// <summary>The job's state: the trainer's status blob decides how it ended; the dispatcher says whether it still runs.</summary>
-    public static async Task<TrainingJobStatus> StatusAsync(AppServices app, JobQuery query, CancellationToken cancellationToken)
+    [Function("GetTrainingJobStatus")]
+    public async Task<TrainingJobStatus> StatusAsync([ActivityTrigger] JobQuery query, CancellationToken cancellationToken)
     {
         var folder = StorageLayout.ModelVersion(StorageName.Model(query.Model), StorageName.Version(query.Version));
         string? state = null, line = null, reason = null;
@@ -89,7 +93,8 @@ public static class TrainingActivities
     }
 
     /// <summary>Scores the candidate and the champion on the same held-out rows of the candidate's training run and decides.</summary>
-    public static async Task<PromotionDecision> EvaluateAsync(AppServices app, PreparedTraining job, CancellationToken cancellationToken)
+    [Function("EvaluateCandidate")]
+    public async Task<PromotionDecision> EvaluateAsync([ActivityTrigger] PreparedTraining job, CancellationToken cancellationToken)
     {
         var margin = app.Settings.Number(AppSettings.PromotionMargin, 0.002, 0);
         var candidateRef = ModelReference.Of(StorageName.Model(job.Model), StorageName.Version(job.Version));
@@ -99,7 +104,7 @@ public static class TrainingActivities
         var (_, testRows) = Folds.Split(table.Y, Enumerable.Range(0, table.Rows).ToArray(), holdout, job.Seed);
         var test = table.Subset(testRows);
         var belowMinimum = TrainingGuards.PromotionMinimumNotMet(app, test, job.RunManifest);
-        var candidateAuc = await AucAsync(app, candidate, test, cancellationToken).ConfigureAwait(false);
+        var candidateAuc = await AucAsync(candidate, test, cancellationToken).ConfigureAwait(false);
 
         var champion = await app.Models.GetChampionAsync(candidateRef.Model, cancellationToken).ConfigureAwait(false);
         PromotionDecision decision;
@@ -115,7 +120,7 @@ public static class TrainingActivities
         {
             var championManifest = await app.Models.ReadManifestAsync(ModelReference.Of(candidateRef.Model, StorageName.Version(champion.Version)), cancellationToken).ConfigureAwait(false);
             double? championAuc = championManifest.Features.All(f => table.Features.Contains(f.Name))
-                ? await AucAsync(app, championManifest, test, cancellationToken).ConfigureAwait(false)
+                ? await AucAsync(championManifest, test, cancellationToken).ConfigureAwait(false)
                 : null;
             var promote = championAuc is null || candidateAuc - championAuc.Value >= margin;
             var reason = championAuc is null
@@ -129,13 +134,14 @@ public static class TrainingActivities
     }
 
     /// <summary>Makes the candidate the champion.</summary>
-    public static async Task<bool> PromoteAsync(AppServices app, PromotionDecision decision, CancellationToken cancellationToken)
+    [Function("PromoteModel")]
+    public async Task<bool> PromoteAsync([ActivityTrigger] PromotionDecision decision, CancellationToken cancellationToken)
     {
         await app.Models.PromoteAsync(ModelReference.Of(StorageName.Model(decision.Model), StorageName.Version(decision.Version)), decision.Reason, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
-    private static async Task<double> AucAsync(AppServices app, ModelManifest manifest, TrainingTable test, CancellationToken cancellationToken)
+    private async Task<double> AucAsync(ModelManifest manifest, TrainingTable test, CancellationToken cancellationToken)
     {
         var model = await app.LoadModelAsync(manifest.Reference, cancellationToken).ConfigureAwait(false);
         return Metrics.Auc(model.Predict(test.ScoringInput(manifest.Features), test.Rows), test.Y);

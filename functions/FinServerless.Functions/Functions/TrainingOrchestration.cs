@@ -1,7 +1,9 @@
 using FinServerless.Contracts;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using FinServerless.Durable.Orchestration;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
 
 namespace FinServerless.Functions.Functions;
 
@@ -52,6 +54,9 @@ public sealed record PromotionDecision(
     string Model, string Version, double? CandidateAuc, string? ChampionVersion, double? ChampionAuc, double Margin, bool Promote, string Reason, int EvaluationRows,
     int? EvaluationPositives = null, Training.MinimumNotMet? BelowMinimum = null);
 
+/// <summary>What TrainModel returns: the candidate, the data it was trained on, the job, the decision and any rescoring.</summary>
+public sealed record TrainModelResult(string Model, string CuratedRun, string Execution, PromotionDecision Decision, RescoreResult? Rescore);
+
 /// <summary>
 /// TrainModel: prepare the data → dispatch the training container job → watch it with durable timers (custom status
 /// carries the trainer's progress; an overall timeout fails the orchestration with its reason) → evaluate the
@@ -78,9 +83,14 @@ public static class TrainingOrchestration
         }
     }
 
+    /// <summary>Retries of the activities that talk to storage and the job API: transient failures there must not fail a training.</summary>
+    private static readonly TaskOptions Retried = new(new TaskRetryOptions(new RetryPolicy(4, TimeSpan.FromSeconds(2), backoffCoefficient: 2, maxRetryInterval: TimeSpan.FromSeconds(30))));
+
     /// <summary>The orchestrator.</summary>
-    public static async Task<object?> RunAsync(TaskOrchestrationContext context)
+    [Function(nameof(TrainModel))]
+    public static async Task<TrainModelResult> TrainModel([OrchestrationTrigger] TaskOrchestrationContext context)
     {
+        var log = context.CreateReplaySafeLogger(nameof(TrainModel));
         var input = context.GetInput<TrainModelInput>() ?? throw new ArgumentException("TrainModel needs an input.");
         context.SetCustomStatus(new { phase = "preparing" });
         PreparedTraining prepared;
@@ -96,46 +106,48 @@ public static class TrainingOrchestration
 
         var id = $"{prepared.Model}@{prepared.Version}";
         var started = context.CurrentUtcDateTime;
-        var execution = await context.CallActivityAsync<string>("DispatchTrainingJob", prepared);
-        context.Log($"TrainModel {context.InstanceId}: dispatched {id} as {execution}");
+        var execution = await context.CallActivityAsync<string>("DispatchTrainingJob", prepared, Retried);
+        log.LogInformation("TrainModel {InstanceId}: dispatched {Model} as {Execution}", context.InstanceId, id, execution);
         var deadline = started.AddMinutes(prepared.TimeoutMinutes);
-        while (true)
+        // Bounded by the deadline: at most TimeoutMinutes / PollSeconds polls (240 with the defaults) in the history.
+        string? lastLine = null;
+        var succeeded = false;
+        while (!succeeded && context.CurrentUtcDateTime <= deadline)
         {
-            await context.CreateTimer(context.CurrentUtcDateTime.AddSeconds(prepared.PollSeconds));
-            var status = await context.CallActivityAsync<TrainingJobStatus>("GetTrainingJobStatus", new JobQuery(execution, prepared.Model, prepared.Version));
+            await context.CreateTimer(context.CurrentUtcDateTime.AddSeconds(prepared.PollSeconds), CancellationToken.None);
+            var status = await context.CallActivityAsync<TrainingJobStatus>("GetTrainingJobStatus", new JobQuery(execution, prepared.Model, prepared.Version), Retried);
             context.SetCustomStatus(new { phase = "training", model = id, execution, state = status.State, progress = status.Line });
-            if (status.State == "succeeded")
-            {
-                break;
-            }
+            lastLine = status.Line ?? lastLine;
+            succeeded = status.State == "succeeded";
 
             if (status.State == "failed")
             {
                 context.SetCustomStatus(new { phase = "failed", step = "training", model = id, execution, reason = status.Detail, progress = status.Line });
                 throw new InvalidOperationException($"Training job {execution} for {id} failed: {status.Detail}");
             }
+        }
 
-            if (context.CurrentUtcDateTime > deadline)
-            {
-                throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"Training job {execution} for {id} did not finish within {prepared.TimeoutMinutes} minutes (last progress: {status.Line ?? "none"}); TrainModel gave up."));
-            }
+        if (!succeeded)
+        {
+            context.SetCustomStatus(new { phase = "failed", step = "training", model = id, execution, reason = "timed out", progress = lastLine });
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"Training job {execution} for {id} did not finish within {prepared.TimeoutMinutes} minutes (last progress: {lastLine ?? "none"}); TrainModel gave up."));
         }
 
         context.SetCustomStatus(new { phase = "evaluating", model = id });
         var decision = await context.CallActivityAsync<PromotionDecision>("EvaluateCandidate", prepared);
         if (decision.Promote)
         {
-            await context.CallActivityAsync<bool>("PromoteModel", decision);
+            await context.CallActivityAsync<bool>("PromoteModel", decision, Retried);
         }
 
         RescoreResult? rescore = null;
         if (decision.Promote && prepared.Rescore)
         {
             context.SetCustomStatus(new { phase = "rescoring", model = id });
-            rescore = await context.CallSubOrchestratorAsync<RescoreResult>("RescorePortfolio", new RescoreInput([prepared.Model]));
+            rescore = await context.CallSubOrchestratorAsync<RescoreResult>(nameof(RescoreOrchestration.RescorePortfolio), new RescoreInput([prepared.Model]));
         }
 
         context.SetCustomStatus(new { phase = "done", model = id, promoted = decision.Promote, reason = decision.Reason });
-        return new { model = id, curatedRun = prepared.RunManifest, execution, decision, rescore };
+        return new TrainModelResult(id, prepared.RunManifest, execution, decision, rescore);
     }
 }

@@ -91,6 +91,9 @@ public static class IngestSettings
     /// <summary><see cref="IngestOptions.MaxRows"/>, data rows per file (default 100,000,000).</summary>
     public const string MaxRows = "FINSERVERLESS_INGEST_MAX_ROWS";
 
+    /// <summary><see cref="IngestOptions.PartBytes"/>, bytes per curated part: the unit of parallel scoring (default 32 MiB, at least 64 KiB).</summary>
+    public const string PartBytes = "FINSERVERLESS_INGEST_PART_BYTES";
+
     /// <summary>
     /// Returns <paramref name="options"/> with the limits that <paramref name="read"/> finds set (for example
     /// <c>Environment.GetEnvironmentVariable</c>); unset or empty ones keep their value. A value that is not a
@@ -118,6 +121,19 @@ public static class IngestSettings
         if (Whole(read, MaxRows, "a whole number of rows") is { } rows)
         {
             options = options with { MaxRows = rows };
+        }
+
+        if (Whole(read, PartBytes, "a whole number of bytes") is { } partBytes)
+        {
+            options = options with
+            {
+                PartBytes = partBytes is >= 64 * 1024 and <= 64L * 1024 * 1024
+                    ? (int)partBytes
+                    : throw new ArgumentException($"Setting {PartBytes} is '{partBytes}'; it must be from 65536 (64 KiB) to 67108864 (64 MiB) bytes per curated part."),
+
+                // A part closes at a block boundary: blocks no larger than half a part keep parts near the size asked for.
+                BlockBytes = (int)Math.Min(options.BlockBytes, partBytes / 2),
+            };
         }
 
         return options;

@@ -2,11 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace FinServerless.DevHost;
+namespace FinServerless.IsolatedHost;
 
 /// <summary>
-/// A process and everything it started, read from /proc (Linux): the dev host stops the handler and whatever the
-/// handler launched (local training jobs) by PID, politely first (SIGTERM), then for good (SIGKILL). Each member is
+/// A process and everything it started, read from /proc (Linux): the host stops the worker and whatever the
+/// worker launched (local training jobs) by PID, politely first (SIGTERM), then for good (SIGKILL). Each member is
 /// identified by PID and start time, so a PID the system has since reused is never signalled.
 /// </summary>
 internal static class ProcessTree
