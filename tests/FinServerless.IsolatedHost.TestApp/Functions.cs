@@ -229,3 +229,34 @@ public static class BenchmarkFunctions
     [Function(nameof(Inc))]
     public static int Inc([ActivityTrigger] int x) => x + 1;
 }
+
+/// <summary>A durable entity (a counter) and an orchestration that calls it.</summary>
+public static class EntityFunctions
+{
+    /// <summary>The counter entity: operations <c>add</c> and <c>get</c>.</summary>
+    [Function(nameof(Counter))]
+    public static Task Counter([EntityTrigger] TaskEntityDispatcher dispatcher) => dispatcher.DispatchAsync<CounterEntity>();
+
+    /// <summary>Adds 1 to the counter of this instance <c>input</c> times (calls, one after the other), then reads it.</summary>
+    [Function(nameof(CountTo))]
+    public static async Task<int> CountTo([OrchestrationTrigger] TaskOrchestrationContext context)
+    {
+        var entity = new Microsoft.DurableTask.Entities.EntityInstanceId(nameof(Counter), context.InstanceId);
+        for (var i = 0; i < context.GetInput<int>(); i++)
+        {
+            await context.Entities.CallEntityAsync(entity, "add", 1);
+        }
+
+        return await context.Entities.CallEntityAsync<int>(entity, "get");
+    }
+}
+
+/// <summary>The counter's state and operations.</summary>
+public sealed class CounterEntity : Microsoft.DurableTask.Entities.TaskEntity<int>
+{
+    /// <summary>Adds <paramref name="amount"/>.</summary>
+    public void Add(int amount) => State += amount;
+
+    /// <summary>The count.</summary>
+    public int Get() => State;
+}

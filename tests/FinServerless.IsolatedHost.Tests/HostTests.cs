@@ -11,7 +11,7 @@ public sealed class HostTests(HostFixture fixture) : IClassFixture<HostFixture>
     public async Task The_handshake_indexes_and_loads_every_function_of_the_worker()
     {
         Assert.Equal(
-            ["AlwaysFails", "BlobCopy", "Boom", "CatchFailure", "Chain", "Crash", "Echo", "FanOut", "FanOutInc", "HttpEcho", "HttpThrow", "Inc", "Keyed", "Manual", "Sleep", "Slow", "Square", "StartFanOut", "Tick"],
+            ["AlwaysFails", "BlobCopy", "Boom", "CatchFailure", "Chain", "CountTo", "Counter", "Crash", "Echo", "FanOut", "FanOutInc", "HttpEcho", "HttpThrow", "Inc", "Keyed", "Manual", "Sleep", "Slow", "Square", "StartFanOut", "Tick"],
             fixture.Host.FunctionNames.Order(StringComparer.Ordinal));
         var status = await TestApp.StatusAsync(fixture.Http);
         Assert.Equal("Running", status["state"]!.GetValue<string>());
@@ -138,6 +138,17 @@ public sealed class HostTests(HostFixture fixture) : IClassFixture<HostFixture>
         Assert.Equal(50, status["customStatus"]!["done"]!.GetValue<int>());
 
         Assert.Equal(HttpStatusCode.NotFound, (await fixture.Http.GetAsync("runtime/webhooks/durabletask/instances/no-such-instance")).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_entity_trigger_serves_the_calls_of_an_orchestration_and_keeps_its_state()
+    {
+        var response = await fixture.Http.PostAsync("runtime/webhooks/durabletask/orchestrators/CountTo", new StringContent("5", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var status = await TestApp.CompletedAsync(fixture.Http, (await TestApp.JsonAsync(response))["statusQueryGetUri"]!.GetValue<string>(), TimeSpan.FromMinutes(2));
+        Assert.True(status["runtimeStatus"]!.GetValue<string>() == "Completed", status.ToJsonString());
+        Assert.Equal(5, status["output"]!.GetValue<int>());
+        Assert.Contains(fixture.Log, l => l.Contains("Counter (entityTrigger", StringComparison.Ordinal) && l.Contains("succeeded", StringComparison.Ordinal));
     }
 
     [Fact]
