@@ -18,6 +18,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using FinServerless.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -120,7 +121,21 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
 
     private async Task StartCoreAsync(CancellationToken cancellationToken)
     {
-        var storage = Configuration.Connection() ?? throw new HostConfigurationException("AzureWebJobsStorage is not set: add it to local.settings.json's Values (UseDevelopmentStorage=true or a connection string).");
+        // A connection string, or identity-based AzureWebJobsStorage__* settings, as the Functions host reads them; the
+        // host's own clients (inbox events, timer schedule status) use the same connection as the extensions.
+        var storage = Configuration.Connection();
+        StorageConnection connection;
+        try
+        {
+            connection = storage is not null
+                ? StorageConnection.FromConnectionString(storage, "setting 'AzureWebJobsStorage'")
+                : StorageConnection.FromSettings("AzureWebJobsStorage", name => Configuration.Values.GetValueOrDefault(name));
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException)
+        {
+            throw new HostConfigurationException($"{ex.Message} (local.settings.json Values; UseDevelopmentStorage=true for Azurite on its default ports).");
+        }
+
 
         // 1. FunctionRpc: the worker dials this loopback gRPC endpoint (h2c).
         var endpoint = new RpcEndpoint(_logs.CreateLogger("Host.Rpc"));
@@ -170,7 +185,7 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
         _proxy = new HttpProxy();
         _bridge = new InvocationBridge(functions, _worker, _proxy, _logs.CreateLogger("Host.Function"));
         FunctionEmitter.Bind(type, _bridge);
-        var jobs = BuildJobHost(type, storage);
+        var jobs = BuildJobHost(type, storage, connection);
         try
         {
             await jobs.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -189,7 +204,7 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
         _jobs = jobs;
         if (_options.InboxEvents)
         {
-            var events = new InboxEvents(new BlobServiceClient(storage), new Azure.Storage.Queues.QueueServiceClient(storage, new Azure.Storage.Queues.QueueClientOptions { MessageEncoding = Azure.Storage.Queues.QueueMessageEncoding.Base64 }),
+            var events = new InboxEvents(connection.CreateBlobServiceClient(), connection.CreateQueueServiceClient(Azure.Storage.Queues.QueueMessageEncoding.Base64),
                 line => _log.LogInformation("{Line}", line));
             _inbox = Task.Run(() => events.RunAsync(_stopping.Token), CancellationToken.None);
         }
@@ -203,7 +218,7 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
         }
     }
 
-    private IHost BuildJobHost(Type functions, string storage)
+    private IHost BuildJobHost(Type functions, string? storage, StorageConnection connection)
     {
         var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, value) in Configuration.Values)
@@ -216,7 +231,11 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
             settings[name] = value;
         }
 
-        settings["AzureWebJobsStorage"] = storage;
+        if (storage is not null)
+        {
+            settings["AzureWebJobsStorage"] = storage; // else the AzureWebJobsStorage:* (identity) settings above serve
+        }
+
         // The Durable extension reads the worker runtime to run orchestrations out of process (the isolated worker).
         settings["FUNCTIONS_WORKER_RUNTIME"] = "dotnet-isolated";
         Environment.SetEnvironmentVariable("FUNCTIONS_WORKER_RUNTIME", "dotnet-isolated");
@@ -247,7 +266,7 @@ public sealed class IsolatedFunctionsHost : IAsyncDisposable
                 s.AddSingleton<IWebHookProvider>(new FrontDoorWebHooks(webhooks));
 #pragma warning restore CS0618
                 s.RemoveAll<ScheduleMonitor>();
-                s.AddSingleton<ScheduleMonitor>(sp => new BlobScheduleMonitor(new BlobServiceClient(storage), sp.GetRequiredService<IHostIdProvider>()));
+                s.AddSingleton<ScheduleMonitor>(sp => new BlobScheduleMonitor(connection.CreateBlobServiceClient(), sp.GetRequiredService<IHostIdProvider>()));
                 s.Configure<JobHostFunctionTimeoutOptions>(o =>
                 {
                     o.Timeout = Configuration.FunctionTimeout;

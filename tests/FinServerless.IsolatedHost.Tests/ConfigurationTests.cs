@@ -64,4 +64,22 @@ public sealed class ConfigurationTests
         }));
         Assert.Contains("extensions.queues.maxDequeueCount", error.Message, StringComparison.OrdinalIgnoreCase);
     }
+
+    [Theory]
+    [InlineData("{\"AzureWebJobsStorage__blobServiceUri\":\"https://acct.blob.core.windows.net\",\"AzureWebJobsStorage__credential\":\"password\"}", "AzureWebJobsStorage__credential")]
+    [InlineData("{\"AzureWebJobsStorage\":\"AccountName\"}", "setting 'AzureWebJobsStorage'")]
+    [InlineData("{}", "AzureWebJobsStorage")]
+    public async Task A_storage_connection_that_cannot_be_used_fails_the_start_naming_the_setting(string values, string named)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"storage-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, $"{{\"IsEncrypted\":false,\"Values\":{values}}}");
+        var error = await Assert.ThrowsAsync<HostConfigurationException>(() => IsolatedFunctionsHost.StartAsync(new IsolatedHostOptions
+        {
+            AppDirectory = TestApp.Directory,
+            SettingsFile = path,
+            Port = 0,
+            Logging = _ => { },
+        }));
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+    }
 }
