@@ -74,6 +74,24 @@ public sealed class AppServices : IDisposable
         }
     }
 
+    /// <summary>
+    /// The contract of the dataset a model was trained on (from its lineage), read now so a changed contract applies at
+    /// once; null when the lineage names no valid partner and dataset or the contract is gone.
+    /// </summary>
+    public async Task<(Datasets.Contracts.DatasetContract Contract, string Path)?> TrainingContractAsync(ModelManifest manifest, CancellationToken cancellationToken)
+    {
+        if (!StorageName.TryParse(NameKind.Partner, manifest.Lineage?.GetValueOrDefault("partner"), out var partner, out _)
+            || !StorageName.TryParse(NameKind.Dataset, manifest.Lineage?.GetValueOrDefault("dataset"), out var dataset, out _))
+        {
+            return null;
+        }
+
+        var path = StorageLayout.Contract(partner, dataset);
+        return await Store.ReadAsync(path, cancellationToken).ConfigureAwait(false) is { } bytes
+            ? (Datasets.Contracts.DatasetContract.Parse(bytes, path), path)
+            : null;
+    }
+
     /// <summary>Reads a curated run manifest from a path a caller gave (<c>curated/{partner}/{dataset}/{run}/_manifest.json</c>, checked).</summary>
     public Task<RunManifest> ReadRunAsync(string manifestPath, CancellationToken cancellationToken)
     {

@@ -92,12 +92,37 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
         }
 
         var features = model.Manifest.Features;
+        var values = (IReadOnlyList<IReadOnlyDictionary<string, string?>>)rows;
+        var contract = await app.TrainingContractAsync(model.Manifest, cancellationToken).ConfigureAwait(false);
+        if (contract is { } found)
+        {
+            // The same normalization as ingest (missing tokens, sentinels, imputation, clipping, ranges): a row scores
+            // over HTTP as it does after ingest. Features are sent under the contract's input column names.
+            foreach (var feature in features)
+            {
+                var input = found.Contract.Columns.FirstOrDefault(c => c.EffectiveOutputName == feature.Name)?.Name ?? feature.Name;
+                if (rows.FindIndex(row => !row.ContainsKey(input)) is var lacking and >= 0)
+                {
+                    return AppJson.Error(400, "MissingFeature", $"Row {lacking + 1} has no '{input}', which model {model.Manifest.Id} needs (send null for a missing value).");
+                }
+            }
+
+            var (normalized, failures) = new OnlineRows(found.Contract).Normalize(values);
+            if (failures.Count > 0)
+            {
+                var listed = string.Join("; ", failures.Take(10).Select(f => $"row {f.Row}, column '{f.Column}': {f.Rule} ({f.Detail})"));
+                return AppJson.Error(400, "RowRejected", $"{failures.Count:N0} value(s) break the contract {found.Path} that model {model.Manifest.Id} was trained under, as ingest would quarantine them: {listed}{(failures.Count > 10 ? "; …" : string.Empty)}.");
+            }
+
+            values = normalized.Select(n => (IReadOnlyDictionary<string, string?>)n.ToDictionary(kv => kv.Key, kv => (string?)kv.Value)).ToList();
+        }
+
         var x = new float[rows.Count * features.Count];
         for (var r = 0; r < rows.Count; r++)
         {
             for (var k = 0; k < features.Count; k++)
             {
-                if (!rows[r].TryGetValue(features[k].Name, out var text))
+                if (!values[r].TryGetValue(features[k].Name, out var text))
                 {
                     return AppJson.Error(400, "MissingFeature", $"Row {r + 1} has no '{features[k].Name}', which model {model.Manifest.Id} needs (send null for a missing value).");
                 }
@@ -128,7 +153,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
         }).ToList();
 
         log.LogInformation("scored {Rows} row(s) with {Model}", rows.Count, model.Manifest.Id);
-        return AppJson.Result(200, new { model = model.Manifest.Id, rows = results });
+        return AppJson.Result(200, new { model = model.Manifest.Id, contract = contract?.Path, rows = results });
     }
 
     /// <summary>SubmitScoreJob: POST /api/score-jobs {"model": ..., "run": "curated/.../_manifest.json"} or {"model", "partner", "dataset"} → 202 with a job id and status URL.</summary>
