@@ -24,7 +24,10 @@ public static class AppJson
     };
 
     /// <summary>The app's error answer: <c>{"error": {"code", "message"}}</c>.</summary>
-    public static IActionResult Error(int status, string code, string message) => Result(status, new { error = new { code, message } });
+    public static IActionResult Error(int status, string code, string message) => Result(status, ErrorBody(code, message));
+
+    /// <summary>The body of every error answer of the app.</summary>
+    public static object ErrorBody(string code, string message) => new { error = new { code, message } };
 }
 
 /// <summary>A request body over its limit (declared or actual).</summary>

@@ -36,13 +36,8 @@ internal sealed class DevHostProcess : IAsyncDisposable
     }
 
     /// <summary>Writes a local.settings.json with <paramref name="settings"/> into <paramref name="folder"/>; returns its path.</summary>
-    public static async Task<string> WriteSettingsAsync(string folder, IReadOnlyDictionary<string, string> settings)
-    {
-        var path = Path.Combine(folder, "local.settings.json");
-        var json = new JsonObject { ["IsEncrypted"] = false, ["Values"] = new JsonObject(settings.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))) };
-        await File.WriteAllTextAsync(path, json.ToJsonString());
-        return path;
-    }
+    public static Task<string> WriteSettingsAsync(string folder, IReadOnlyDictionary<string, string> settings) =>
+        Task.FromResult(FinServerless.DevHost.LocalSettings.Write(Path.Combine(folder, "local.settings.json"), settings));
 
     /// <summary>Starts the dev host on <paramref name="port"/> and waits until /admin/host/status answers.</summary>
     public static async Task<DevHostProcess> StartAsync(string appRoot, string settingsPath, int port, params string[] extraArguments)

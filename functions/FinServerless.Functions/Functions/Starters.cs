@@ -1,6 +1,4 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Http;
 using Microsoft.DurableTask.Client;
@@ -30,7 +28,7 @@ public sealed class Starters(ILogger<Starters> log)
         {
             var refused = request.CreateResponse(ex is BodyTooLargeException ? System.Net.HttpStatusCode.RequestEntityTooLarge : System.Net.HttpStatusCode.BadRequest);
             await refused.WriteStringAsync(
-                JsonSerializer.Serialize(new { error = new { code = ex is BodyTooLargeException ? "BodyTooLarge" : "BadRequest", message = $"The request body must be a JSON object such as {{\"partner\":\"demo\",\"dataset\":\"taiwan-credit\",\"trainer\":\"xgboost\"}}: {ex.Message}" } }, AppJson.Options),
+                JsonSerializer.Serialize(AppJson.ErrorBody(ex is BodyTooLargeException ? "BodyTooLarge" : "BadRequest", $"The request body must be a JSON object such as {{\"partner\":\"demo\",\"dataset\":\"taiwan-credit\",\"trainer\":\"xgboost\"}}: {ex.Message}"), AppJson.Options),
                 context.CancellationToken).ConfigureAwait(false);
             refused.Headers.Add("Content-Type", "application/json; charset=utf-8");
             return refused;
