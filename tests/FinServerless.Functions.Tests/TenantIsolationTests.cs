@@ -271,6 +271,20 @@ public sealed class TenantIsolationTests(HostileHostFixture fixture) : IClassFix
         Assert.DoesNotContain(listed!["models"]!.AsArray(), m => m!["name"]!.GetValue<string>() == "evil");
     }
 
+    [Theory]
+    [InlineData("{\"partner\":\"../victim\",\"dataset\":\"taiwan-credit\"}", "BadRequest", "partner")]
+    [InlineData("{\"partner\":\"attacker\"}", "BadRequest", "'partner' and 'dataset' are required")]
+    [InlineData("not json", "BadRequest", "must be a JSON object")]
+    public async Task A_training_request_that_names_no_valid_data_is_a_400_and_starts_nothing(string body, string code, string named)
+    {
+        using var response = await fixture.Http.PostAsync("api/training", new StringContent(body, Encoding.UTF8, "application/json"));
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(code, error["code"]!.GetValue<string>());
+        Assert.Contains(named, error["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Request_bodies_are_capped_by_the_host_and_by_ScoreBatch_and_other_content_types_are_415()
     {
