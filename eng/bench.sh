@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a benchmark and writes its results into bench/results/. Usage: ./eng/bench.sh storage|ingest|score|durable|train [options]
+# Runs a benchmark and writes its results into bench/results/. Usage: ./eng/bench.sh storage|ingest|score|durable|train|train-memory [options]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/eng/setup.sh"

@@ -8,6 +8,7 @@ return args.FirstOrDefault() switch
     "score" => await ScoreBenchmark.RunAsync(args[1..]),
     "durable" => await DurableBenchmark.RunAsync(args[1..]),
     "train" => await TrainBenchmark.RunAsync(args[1..]),
+    "train-memory" => await TrainMemoryBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -21,6 +22,7 @@ static int Usage()
           score [--rows N] [--rounds N]          5M rows, 300-tree XGBoost: our ORT scorer vs bare Run vs pandas + XGBoost
           durable                                work items/s of the Durable Task backend (the Durable extension under the local host), on Azurite
           train [--folds N]                      5-fold CV AUC and time of our trainers vs the Python twins (same folds)
+          train-memory [SCALE[:ROUNDS] ...]      the function app's memory during TrainModel on Taiwan ×1, ×10, ×30 (and ×1 trained as long as ×30)
         """);
     return 2;
 }

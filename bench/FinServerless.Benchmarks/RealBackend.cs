@@ -60,10 +60,16 @@ internal sealed class RealBackend : IAsyncDisposable
     }
 
     /// <summary>Starts the host on a copy of the test app whose host.json carries <paramref name="tune"/> and a fresh hub.</summary>
-    public static async Task<RealBackend> StartAsync(string connectionString, JsonObject tune)
+    public static Task<RealBackend> StartAsync(string connectionString, JsonObject tune) =>
+        StartAppAsync(
+            Path.Combine(RepositoryLayout.Root, "tests", "FinServerless.IsolatedHost.TestApp", "bin", Configuration, "net10.0"),
+            new Dictionary<string, string> { ["AzureWebJobsStorage"] = connectionString, ["TICK_SCHEDULE"] = "0 0 0 1 1 *" },
+            hostJson => hostJson["extensions"]!["durableTask"] = JsonNode.Parse(DurableSection(tune, $"bench{Guid.NewGuid():N}"[..20])));
+
+    /// <summary>The function app built at <paramref name="app"/> (copied first), under the local host as its own process, with these settings.</summary>
+    public static async Task<RealBackend> StartAppAsync(string app, IReadOnlyDictionary<string, string> values, Action<JsonObject>? editHostJson = null)
     {
-        var app = Path.Combine(RepositoryLayout.Root, "tests", "FinServerless.IsolatedHost.TestApp", "bin", Configuration, "net10.0");
-        var copy = Path.Combine(Path.GetTempPath(), $"durable-bench-{Guid.NewGuid():N}");
+        var copy = Path.Combine(Path.GetTempPath(), $"finserverless-bench-app-{Guid.NewGuid():N}");
         foreach (var file in Directory.EnumerateFiles(app, "*", SearchOption.AllDirectories))
         {
             var target = Path.Combine(copy, Path.GetRelativePath(app, file));
@@ -71,14 +77,21 @@ internal sealed class RealBackend : IAsyncDisposable
             File.Copy(file, target);
         }
 
-        var hostJson = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(copy, "host.json")))!.AsObject();
-        hostJson["extensions"]!["durableTask"] = JsonNode.Parse(DurableSection(tune, $"bench{Guid.NewGuid():N}"[..20]));
-        await File.WriteAllTextAsync(Path.Combine(copy, "host.json"), hostJson.ToJsonString());
-        var settings = Path.Combine(copy, "local.settings.json");
-        await File.WriteAllTextAsync(settings, new JsonObject
+        if (editHostJson is not null)
         {
-            ["Values"] = new JsonObject { ["AzureWebJobsStorage"] = connectionString, ["TICK_SCHEDULE"] = "0 0 0 1 1 *" },
-        }.ToJsonString());
+            var hostJson = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(copy, "host.json")))!.AsObject();
+            editHostJson(hostJson);
+            await File.WriteAllTextAsync(Path.Combine(copy, "host.json"), hostJson.ToJsonString());
+        }
+
+        var settings = Path.Combine(copy, "local.settings.json");
+        var valuesJson = new JsonObject();
+        foreach (var (name, value) in values)
+        {
+            valuesJson[name] = value;
+        }
+
+        await File.WriteAllTextAsync(settings, new JsonObject { ["Values"] = valuesJson }.ToJsonString());
 
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -178,7 +191,11 @@ internal sealed class RealBackend : IAsyncDisposable
         }
     }
 
-    private async Task<JsonObject?> StatusAsync()
+    /// <summary>The host's HTTP client (its base address is the host).</summary>
+    public HttpClient Http => _http;
+
+    /// <summary>The host's status (<c>/admin/host/status</c>), or null while it does not answer.</summary>
+    public async Task<JsonObject?> StatusAsync()
     {
         try
         {

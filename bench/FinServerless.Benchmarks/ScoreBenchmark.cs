@@ -1,3 +1,4 @@
+using FinServerless.Datasets.Output;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -180,28 +181,21 @@ internal static class ScoreBenchmark
         }
     }
 
+    /// <summary>The run's features (and labels) through the platform's one curated-part reader, as training and scoring read them.</summary>
     private static (float[] X, float[] Y) Load(string storeRoot, RunManifest run, bool withLabels)
     {
         var x = new List<float>();
         var y = new List<float>();
+        var row = new float[Features.Length];
         foreach (var part in run.Parts)
         {
-            using var reader = new StreamReader(Path.Combine(storeRoot, part.Path));
-            var header = reader.ReadLine()!.Split(',');
-            var positions = Features.Select(f => Array.IndexOf(header, f)).ToArray();
-            var target = Array.IndexOf(header, run.TargetColumn);
-            string? line;
-            while ((line = reader.ReadLine()) is not null)
+            using var reader = new CuratedPartReader(File.ReadAllBytes(Path.Combine(storeRoot, part.Path)), part.Path, Features, target: withLabels ? run.TargetColumn : null);
+            while (reader.ReadRow(row))
             {
-                var cells = line.Split(',');
-                foreach (var p in positions)
-                {
-                    x.Add(cells[p].Length == 0 ? float.NaN : float.Parse(cells[p], CultureInfo.InvariantCulture));
-                }
-
+                x.AddRange(row);
                 if (withLabels)
                 {
-                    y.Add(cells[target].Length == 0 ? 0 : float.Parse(cells[target], CultureInfo.InvariantCulture));
+                    y.Add(reader.Label);
                 }
             }
         }

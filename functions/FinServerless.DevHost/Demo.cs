@@ -143,7 +143,7 @@ public static class Demo
         }
 
         var summaryPath = rescore["output"]!["summary"]!.ToString();
-        var summary = JsonNode.Parse((await blobs.GetBlobContainerClient("scores").GetBlobClient(summaryPath["scores/".Length..]).DownloadContentAsync(cancellationToken)).Value.Content.ToMemory().Span)!;
+        var summary = JsonNode.Parse((await blobs.GetBlobContainerClient(StorageLayout.ScoresContainer).GetBlobClient(summaryPath[(StorageLayout.ScoresContainer.Length + 1)..]).DownloadContentAsync(cancellationToken)).Value.Content.ToMemory().Span)!;
         var scoredRun = summary["runs"]!.AsArray().First(r => r!["dataset"]!.ToString() == Dataset)!;
         var scored = scoredRun["rows"]!.GetValue<long>();
         var scoreManifest = scoredRun["scoreManifest"]!.ToString();

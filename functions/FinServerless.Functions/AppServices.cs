@@ -24,6 +24,8 @@ public sealed class AppServices : IDisposable
         Store = new BlobRunOutput(Blobs);
         Models = new ModelStore(Store);
         IngestOptions = IngestSettings.Apply(new IngestOptions(), settings.Reader);
+        Training = TrainingOptions.From(settings);
+        ScoreLimits = ScoreLimits.From(settings);
         Bands = settings.Get(AppSettings.RiskBands) is { } bands ? RiskBands.Parse(bands, AppSettings.RiskBands) : RiskBands.Default;
         Jobs = settings.Get(AppSettings.TrainingDispatcher) switch
         {
@@ -50,6 +52,12 @@ public sealed class AppServices : IDisposable
 
     /// <summary>Ingest limits from the app settings (read at start-up: a bad one fails naming the setting).</summary>
     public IngestOptions IngestOptions { get; }
+
+    /// <summary>TrainModel's settings, checked at start-up.</summary>
+    public TrainingOptions Training { get; }
+
+    /// <summary>ScoreBatch's limits, checked at start-up.</summary>
+    public ScoreLimits ScoreLimits { get; }
 
     /// <summary>Risk bands.</summary>
     public RiskBands Bands { get; }
@@ -80,8 +88,7 @@ public sealed class AppServices : IDisposable
     /// </summary>
     public async Task<(Datasets.Contracts.DatasetContract Contract, string Path)?> TrainingContractAsync(ModelManifest manifest, CancellationToken cancellationToken)
     {
-        if (!StorageName.TryParse(NameKind.Partner, manifest.Lineage?.GetValueOrDefault("partner"), out var partner, out _)
-            || !StorageName.TryParse(NameKind.Dataset, manifest.Lineage?.GetValueOrDefault("dataset"), out var dataset, out _))
+        if (manifest.Lineage is null || !manifest.Lineage.TryDataset(out var partner, out var dataset))
         {
             return null;
         }
@@ -132,9 +139,35 @@ public sealed class AppServices : IDisposable
         return [.. runs.OrderByDescending(r => r.Run.CreatedAt)];
     }
 
-    /// <summary>The newest committed curated run of a partner's dataset (manifest path), or null.</summary>
-    public async Task<(string Path, RunManifest Run)?> LatestRunAsync(StorageName partner, StorageName dataset, CancellationToken cancellationToken) =>
-        (await RunsAsync(partner, dataset, cancellationToken).ConfigureAwait(false)) is [var newest, ..] ? newest : null;
+    /// <summary>
+    /// The newest committed curated run of a partner's dataset, from ingest's <c>latest.json</c> pointer (checked
+    /// against the manifest's SHA-256); a dataset whose runs predate pointers is listed instead. Null when it has no run.
+    /// </summary>
+    public async Task<LatestCuratedRun?> LatestRunAsync(StorageName partner, StorageName dataset, CancellationToken cancellationToken)
+    {
+        if (await LatestRun.ReadAsync(Store, partner, dataset, cancellationToken).ConfigureAwait(false) is { } pointer)
+        {
+            var (_, _, run) = StorageLayout.ParseCuratedManifest(pointer.Manifest, StorageLayout.LatestRun(partner, dataset));
+            var path = StorageLayout.CuratedManifest(partner, dataset, run);
+            var bytes = await Store.ReadAsync(path, cancellationToken).ConfigureAwait(false)
+                ?? throw new RunNotFoundException($"{StorageLayout.LatestRun(partner, dataset)} names run {run}, which does not exist.");
+            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+            if (sha != pointer.ManifestSha256)
+            {
+                throw new InvalidDataException($"The curated manifest {path} has SHA-256 {sha}, not the {pointer.ManifestSha256} that {StorageLayout.LatestRun(partner, dataset)} records; the run was modified after it was committed.");
+            }
+
+            return new LatestCuratedRun(path, await ReadRunAsync(partner, dataset, run, cancellationToken).ConfigureAwait(false), sha);
+        }
+
+        if ((await RunsAsync(partner, dataset, cancellationToken).ConfigureAwait(false)) is not [var newest, ..])
+        {
+            return null;
+        }
+
+        var content = await Store.ReadAsync(newest.Path, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException($"Curated run {newest.Path} disappeared.");
+        return new LatestCuratedRun(newest.Path, newest.Run, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content)));
+    }
 
     /// <summary>Blobs of a container under a prefix; a container that does not exist yet lists as empty.</summary>
     public async IAsyncEnumerable<BlobItem> ListAsync(string container, string? prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -160,6 +193,9 @@ public sealed class AppServices : IDisposable
         }
     }
 }
+
+/// <summary>A dataset's newest committed run: its manifest's path, the manifest, and the manifest's SHA-256.</summary>
+public sealed record LatestCuratedRun(string Path, RunManifest Run, string ManifestSha256);
 
 /// <summary>A curated run that does not exist (HTTP 404).</summary>
 public sealed class RunNotFoundException(string message) : Exception(message);

@@ -69,7 +69,6 @@ resource job 'Microsoft.App/jobs@2024-03-01' = {
             { name: 'AzureWebJobsStorage__queueServiceUri', value: queueEndpoint }
             { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
             { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
-            { name: 'FINSERVERLESS_TRAIN_DEVICE', value: 'cuda' }
           ]
         }
       ]

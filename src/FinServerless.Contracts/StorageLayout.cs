@@ -31,6 +31,12 @@ public static class StorageLayout
     /// <summary>The file name of a run's manifest, written last.</summary>
     public const string ManifestFile = "_manifest.json";
 
+    /// <summary>The file name of a run's quarantine report.</summary>
+    public const string QuarantineReportFile = "report.json";
+
+    /// <summary>The file name of a model's champion record.</summary>
+    public const string ChampionFile = "champion.json";
+
     /// <summary>A partner's inbox container, <c>inbox-{partner}</c>.</summary>
     public static string Inbox(StorageName partner) => InboxPrefix + Of(partner, NameKind.Partner);
 
@@ -86,6 +92,9 @@ public static class StorageLayout
         return (StorageName.Partner(partner, field), StorageName.Dataset(dataset, field), StorageName.Run(run, field));
     }
 
+    /// <summary><c>curated/{partner}/{dataset}/latest.json</c>: ingest's pointer to the newest committed run (<see cref="LatestRunPointer"/>).</summary>
+    public static string LatestRun(StorageName partner, StorageName dataset) => CuratedDataset(partner, dataset) + "latest.json";
+
     /// <summary><c>quarantine/{partner}/{dataset}/{run}/</c>.</summary>
     public static string QuarantineRun(StorageName partner, StorageName dataset, StorageName run) =>
         $"{QuarantineContainer}/{Of(partner, NameKind.Partner)}/{Of(dataset, NameKind.Dataset)}/{Of(run, NameKind.Run)}/";
@@ -131,8 +140,12 @@ public static class StorageLayout
     /// <summary><c>models/{model}/{version}/{file}</c> for one of the platform's own fixed file names.</summary>
     public static string ModelFile(StorageName model, StorageName version, string fixedFile) => ModelFile(model, version, StorageName.File(fixedFile, nameof(fixedFile)));
 
+    /// <summary>A model version's own file (one of <see cref="ModelFiles"/>): <c>models/{model}/{version}/{file}</c>.</summary>
+    public static string ModelFile(ModelReference version, string fixedFile) =>
+        version.Version is { } v ? ModelFile(version.Model, v, fixedFile) : throw new ArgumentException($"{version} names no version.", nameof(version));
+
     /// <summary><c>models/{model}/champion.json</c>.</summary>
-    public static string Champion(StorageName model) => Model(model) + "champion.json";
+    public static string Champion(StorageName model) => Model(model) + ChampionFile;
 
     /// <summary><c>scores/{partner}/{dataset}/{run}/{model}@{version}/</c>.</summary>
     public static string ScoreRun(StorageName partner, StorageName dataset, StorageName run, StorageName model, StorageName version) =>
@@ -168,4 +181,26 @@ public static class StorageLayout
         StorageName.Expect(name, kind);
         return name.Value;
     }
+}
+
+/// <summary>The fixed file names of a model version's folder, <c>models/{model}/{version}/</c>.</summary>
+public static class ModelFiles
+{
+    /// <summary>The model manifest, written last (create-only): a version without it does not exist.</summary>
+    public const string Manifest = "manifest.json";
+
+    /// <summary>The training job's spec, written by TrainModel before the job starts.</summary>
+    public const string Job = "job.json";
+
+    /// <summary>The training job's status, written by the trainer as it goes.</summary>
+    public const string Status = "status.json";
+
+    /// <summary>The promotion decision.</summary>
+    public const string Promotion = "promotion.json";
+
+    /// <summary>The evaluation on the held-out rows.</summary>
+    public const string Evaluation = "evaluation.json";
+
+    /// <summary>The evaluation report.</summary>
+    public const string Report = "report.html";
 }

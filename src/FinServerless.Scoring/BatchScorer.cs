@@ -20,11 +20,12 @@ namespace FinServerless.Scoring;
 public static class BatchScorer
 {
     /// <summary>Where a score run's files go.</summary>
-    public static string ScorePrefix(RunManifest run, ModelManifest model)
+    public static string ScorePrefix(RunManifest run, ModelManifest model) => ScorePrefix(run.Names, model);
+
+    private static string ScorePrefix((StorageName Partner, StorageName Dataset, StorageName Run) names, ModelManifest model)
     {
-        var (partner, dataset, runId) = run.Names;
         var version = model.Reference;
-        return StorageLayout.ScoreRun(partner, dataset, runId, version.Model, version.Version!);
+        return StorageLayout.ScoreRun(names.Partner, names.Dataset, names.Run, version.Model, version.Version!);
     }
 
     /// <summary>Scores <paramref name="run"/>; <paramref name="store"/> holds the curated parts and receives the scores.</summary>
@@ -33,7 +34,7 @@ public static class BatchScorer
     {
         options ??= new ScoreOptions();
         var prefix = ScorePrefix(run, model.Manifest);
-        var manifestPath = prefix + "_manifest.json";
+        var manifestPath = prefix + StorageLayout.ManifestFile;
         if (await store.ReadAsync(manifestPath, cancellationToken).ConfigureAwait(false) is { } existing)
         {
             return new ScoreOutcome(JsonSerializer.Deserialize<ScoreManifest>(existing, RunManifest.JsonOptions)!, manifestPath, AlreadyDone: true);
@@ -53,7 +54,7 @@ public static class BatchScorer
         await Parallel.ForEachAsync(
             Enumerable.Range(0, run.Parts.Count),
             new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken },
-            async (index, ct) => results[index] = await ScorePartAsync(run, index, prefix, store, model, sessions, options, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            async (index, ct) => results[index] = await ScorePartAsync(PartToScore.Of(run, index), prefix, store, model, sessions, options, ct).ConfigureAwait(false)).ConfigureAwait(false);
 
         return await CommitAsync(run, runManifestPath, store, model.Manifest, results.Select(r => r.Scored).ToList(), clock.Elapsed.TotalSeconds, options, cancellationToken).ConfigureAwait(false);
     }
@@ -62,12 +63,18 @@ public static class BatchScorer
     /// Scores one part of a run and writes its score part (an orchestration's fan-out step); the run is committed
     /// by <see cref="CommitAsync"/> once every part is scored. Scoring a part again rewrites the same file.
     /// </summary>
-    public static async Task<ScoredPart> ScorePartAsync(RunManifest run, int index, IRunOutput store, LoadedModel model, ScoreOptions? options = null, CancellationToken cancellationToken = default)
+    public static Task<ScoredPart> ScorePartAsync(RunManifest run, int index, IRunOutput store, LoadedModel model, ScoreOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        CheckFeatures(run, model.Manifest);
+        return ScorePartAsync(PartToScore.Of(run, index), store, model, options, cancellationToken);
+    }
+
+    /// <summary>Scores one part described without its run's manifest (a rescoring plan's partition reads only its part).</summary>
+    public static async Task<ScoredPart> ScorePartAsync(PartToScore part, IRunOutput store, LoadedModel model, ScoreOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new ScoreOptions();
-        CheckFeatures(run, model.Manifest);
         using var sessions = new SessionPool([model.Session], owned: false);
-        return (await ScorePartAsync(run, index, ScorePrefix(run, model.Manifest), store, model, sessions, options, cancellationToken).ConfigureAwait(false)).Scored;
+        return (await ScorePartAsync(part, ScorePrefix(part.Names, model.Manifest), store, model, sessions, options, cancellationToken).ConfigureAwait(false)).Scored;
     }
 
     /// <summary>Writes the score run's manifest (create-only: the first commit wins) from its scored parts, in part order.</summary>
@@ -80,7 +87,7 @@ public static class BatchScorer
             throw new InvalidOperationException($"Run {run.RunId} has {run.Parts.Count} parts but {parts.Count} were scored; a score run commits only when every part is scored.");
         }
 
-        var manifestPath = ScorePrefix(run, model) + "_manifest.json";
+        var manifestPath = ScorePrefix(run, model) + StorageLayout.ManifestFile;
         var runManifestBytes = await store.ReadAsync(runManifestPath, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Curated manifest {store.Describe(runManifestPath)} does not exist.");
         var bands = options.Bands.Names.ToDictionary(n => n, _ => 0L);
@@ -138,20 +145,24 @@ public static class BatchScorer
 
     private sealed record PartResult(ScoredPart Scored);
 
-    private static async Task<PartResult> ScorePartAsync(RunManifest run, int index, string prefix, IRunOutput store, LoadedModel model, SessionPool sessions, ScoreOptions options, CancellationToken cancellationToken)
+    private static async Task<PartResult> ScorePartAsync(PartToScore toScore, string prefix, IRunOutput store, LoadedModel model, SessionPool sessions, ScoreOptions options, CancellationToken cancellationToken)
     {
-        var input = run.Parts[index];
-        var inputPath = run.PartPath(index);
+        var input = toScore.Part;
+        var index = toScore.Index;
+        var inputPath = toScore.Path;
         var bytes = await store.ReadAsync(inputPath, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"Curated part {store.Describe(inputPath)} of run {run.RunId} is missing.");
-        var actual = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        if (actual != input.Sha256)
+            ?? throw new InvalidOperationException($"Curated part {store.Describe(inputPath)} of run {toScore.RunId} is missing.");
+        try
         {
-            throw new InvalidOperationException($"Curated part {input.Path} has SHA-256 {actual} but the run's manifest says {input.Sha256}; the run was modified after it was committed.");
+            _ = CuratedPartReader.Verified(bytes, input);
+        }
+        catch (CuratedDataException ex)
+        {
+            throw new InvalidOperationException(ex.Message, ex);
         }
 
         var bandCounts = new long[options.Bands.Names.Count];
-        var (writer, timing) = await ScoreRowsAsync(new PartReader(run, input.Path, bytes, model.Manifest), model, sessions, options, bandCounts, cancellationToken).ConfigureAwait(false);
+        var (writer, timing) = await ScoreRowsAsync(new PartReader(toScore.IdColumns, input.Path, bytes, model.Manifest), model, sessions, options, bandCounts, cancellationToken).ConfigureAwait(false);
 
         var write = Stopwatch.StartNew();
         var path = prefix + StorageLayout.Part(index);
@@ -295,50 +306,30 @@ public static class BatchScorer
     /// </summary>
     private sealed class PartReader : IDisposable
     {
-        private readonly string _path;
-        private readonly ModelManifest _model;
-        private readonly int[] _featurePositions;
-        private readonly float[] _impute;
         private readonly int[] _idPositions;
-        private CsvReader? _reader;
+        private CuratedPartReader? _reader;
 
-        public PartReader(RunManifest run, string path, byte[] bytes, ModelManifest model)
+        public PartReader(IReadOnlyList<string> idColumns, string path, byte[] bytes, ModelManifest model)
         {
             var clock = Stopwatch.StartNew();
-            _path = path;
-            _model = model;
-            _reader = new CsvReader(new MemoryStream(bytes), (byte)',', 1 << 20, path);
             try
             {
-                if (!_reader.ReadRow())
-                {
-                    throw new InvalidOperationException($"Curated part {path} is empty (no header).");
-                }
-
-                var header = Enumerable.Range(0, _reader.FieldCount).Select(i => System.Text.Encoding.UTF8.GetString(_reader[i])).ToList();
-                var features = model.Features;
-                _featurePositions = features.Select(feature => header.IndexOf(feature.Name)).ToArray();
-                if (Array.IndexOf(_featurePositions, -1) is var gap and >= 0)
-                {
-                    throw new ModelException($"Curated part {path} has no column '{features[gap].Name}' required by model {model.Id}.");
-                }
-
-                _impute = features.Select(x => x.Impute is { } v ? (float)v : float.NaN).ToArray();
-                _idPositions = run.IdColumns.Select(id => header.IndexOf(id)).Where(i => i >= 0).ToArray();
-                IdColumns = run.IdColumns;
-                Ids = new Utf8CsvWriter(Math.Max(1 << 16, _idPositions.Length * (bytes.Length / 8)));
+                _reader = new CuratedPartReader(bytes, $"Curated part {path}", [.. model.Features.Select(f => f.Name)], [.. model.Features.Select(f => f.Impute)]);
             }
-            catch
+            catch (CuratedDataException ex)
             {
-                _reader.Dispose();
-                throw;
+                throw new ModelException($"{ex.Message} Model {model.Id} needs it.", ex);
             }
 
+            _idPositions = [.. idColumns.Select(_reader.Position).Where(i => i >= 0)];
+            IdColumns = idColumns;
+            Ids = new Utf8CsvWriter(Math.Max(1 << 16, _idPositions.Length * (bytes.Length / 8)));
+            Features = model.Features.Count;
             Seconds = clock.Elapsed.TotalSeconds;
         }
 
         /// <summary>Features per row.</summary>
-        public int Features => _featurePositions.Length;
+        public int Features { get; }
 
         /// <summary>The run's id columns, which head each score row.</summary>
         public IReadOnlyList<string> IdColumns { get; }
@@ -361,36 +352,25 @@ public static class BatchScorer
             }
 
             var clock = Stopwatch.StartNew();
-            var f = _featurePositions.Length;
+            var f = Features;
             var n = 0;
-            while (n < rows && _reader.ReadRow())
+            try
             {
-                var offset = n * f;
-                for (var k = 0; k < f; k++)
+                while (n < rows && _reader.ReadRow(data.AsSpan(n * f, f)))
                 {
-                    var cell = _reader[_featurePositions[k]];
-                    if (cell.Length == 0)
+                    foreach (var position in _idPositions)
                     {
-                        data[offset + k] = _impute[k];
+                        Ids.Field(_reader[position]);
                     }
-                    else if (FastNumber.TryParseDouble(cell, out var value))
-                    {
-                        data[offset + k] = (float)value;
-                    }
-                    else
-                    {
-                        throw new ModelException($"Curated part {_path}, line {_reader.Line}: feature '{_model.Features[k].Name}' is not a number; models take numeric features (encode categories at ingest).");
-                    }
-                }
 
-                foreach (var position in _idPositions)
-                {
-                    Ids.Field(_reader[position]);
+                    IdEnds.Add(Ids.Length);
+                    Ids.StartNewRowWithoutNewline();
+                    n++;
                 }
-
-                IdEnds.Add(Ids.Length);
-                Ids.StartNewRowWithoutNewline();
-                n++;
+            }
+            catch (CuratedDataException ex)
+            {
+                throw new ModelException(ex.Message, ex);
             }
 
             if (n < rows)
@@ -407,6 +387,33 @@ public static class BatchScorer
         {
             _reader?.Dispose();
             _reader = null;
+        }
+    }
+}
+
+/// <summary>
+/// One curated part to score, described without its run's manifest: the run's names, the part's index and record
+/// (path, rows, SHA-256), and the run's id columns. Its path must be the run's own part path.
+/// </summary>
+public sealed record PartToScore(string Partner, string Dataset, string RunId, int Index, RunPart Part, IReadOnlyList<string> IdColumns)
+{
+    /// <summary>Part <paramref name="index"/> of <paramref name="run"/>.</summary>
+    public static PartToScore Of(RunManifest run, int index) => new(run.Partner, run.Dataset, run.RunId, index, run.Parts[index] with { Path = run.PartPath(index) }, run.IdColumns);
+
+    /// <summary>The run's names, validated.</summary>
+    public (StorageName Partner, StorageName Dataset, StorageName Run) Names =>
+        (StorageName.Partner(Partner, "part partner"), StorageName.Dataset(Dataset, "part dataset"), StorageName.Run(RunId, "part runId"));
+
+    /// <summary>The part's path, which must be <c>curated/{partner}/{dataset}/{run}/part-NNNNN.csv</c> of its index.</summary>
+    public string Path
+    {
+        get
+        {
+            var (partner, dataset, run) = Names;
+            var expected = StorageLayout.CuratedRun(partner, dataset, run) + StorageLayout.Part(Index);
+            return Part.Path == expected
+                ? expected
+                : throw new InvalidDataException($"Part {Index + 1} of run {RunId} is recorded at {StorageName.Quote(Part.Path)}, not at {expected}; a run's parts live under its own prefix.");
         }
     }
 }

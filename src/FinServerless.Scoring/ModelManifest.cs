@@ -57,8 +57,8 @@ public sealed record ModelManifest
     /// <summary>Evaluation metrics (auc, ks, gini, ...).</summary>
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
 
-    /// <summary>Where the training data came from (manifest path, SHA-256, ...).</summary>
-    public IReadOnlyDictionary<string, string>? Lineage { get; init; }
+    /// <summary>Where the training data came from (manifest path, SHA-256, ...) and how it was trained.</summary>
+    public ModelLineage? Lineage { get; init; }
 
     /// <summary>Trainer hyperparameters actually used, defaults included.</summary>
     public IReadOnlyDictionary<string, string>? Parameters { get; init; }

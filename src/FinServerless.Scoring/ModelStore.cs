@@ -24,7 +24,7 @@ public sealed class ModelStore(IRunOutput store)
         manifest = manifest with { Onnx = manifest.Onnx with { Sha256 = sha } };
         var reference = manifest.Reference;
         await store.WriteAsync(StorageLayout.ModelFile(reference.Model, reference.Version!, manifest.OnnxFile), onnx, "application/octet-stream", createOnly: false, cancellationToken).ConfigureAwait(false);
-        if (!await store.WriteAsync(StorageLayout.ModelFile(reference.Model, reference.Version!, "manifest.json"), JsonSerializer.SerializeToUtf8Bytes(manifest, ModelManifest.JsonOptions), "application/json", createOnly: true, cancellationToken).ConfigureAwait(false))
+        if (!await store.WriteAsync(StorageLayout.ModelFile(reference.Model, reference.Version!, ModelFiles.Manifest), JsonSerializer.SerializeToUtf8Bytes(manifest, ModelManifest.JsonOptions), "application/json", createOnly: true, cancellationToken).ConfigureAwait(false))
         {
             var existing = await ReadManifestAsync(reference, cancellationToken).ConfigureAwait(false);
             if (existing.Onnx.Sha256 != sha)
@@ -58,7 +58,7 @@ public sealed class ModelStore(IRunOutput store)
     public async Task<ModelManifest> ReadManifestAsync(ModelReference reference, CancellationToken cancellationToken = default)
     {
         var version = await ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
-        var path = StorageLayout.ModelFile(version.Model, version.Version!, "manifest.json");
+        var path = StorageLayout.ModelFile(version.Model, version.Version!, ModelFiles.Manifest);
         var bytes = await store.ReadAsync(path, cancellationToken).ConfigureAwait(false)
             ?? throw new ModelNotFoundException($"Model {version} is not registered.");
         var manifest = ModelManifest.Parse(bytes, path);

@@ -231,10 +231,15 @@ public sealed partial class BicepTests
     public void The_training_job_gets_the_storage_identity_the_trainer_reads()
     {
         var job = File.ReadAllText(Path.Combine(Infra, "app", "training-job.bicep"));
-        foreach (var name in new[] { "AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId", "FINSERVERLESS_TRAIN_DEVICE" })
+        foreach (var name in new[] { "AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId" })
         {
             Assert.Contains($"name: '{name}'", job);
         }
+
+        // The job file TrainModel writes is the job's whole contract (the device included, from FINSERVERLESS_TRAINING_DEVICE):
+        // the template sets no trainer option that the file would contradict.
+        Assert.DoesNotContain("FINSERVERLESS_TRAIN_", job);
+        Assert.Contains("FINSERVERLESS_TRAINING_DEVICE: 'cuda'", File.ReadAllText(Path.Combine(Infra, "app", "function-app.bicep")));
 
         Assert.Contains("triggerType: 'Manual'", job);
         Assert.Contains("'Consumption-GPU-NC8as-T4'", job);

@@ -12,8 +12,8 @@ public sealed class RescoreFanOutTests(AzuriteFixture azurite) : IClassFixture<A
     /// <summary>Every function of the app, as the worker SDK's source generator writes them into functions.metadata.</summary>
     private static readonly string[] Functions =
     [
-        "CommitRescore", "DispatchTrainingJob", "EvaluateCandidate", "GetScoreJob", "GetTrainingJobStatus", "Health", "IngestDataset", "ListLatestRuns",
-        "ListModels", "ListRuns", "NightlyRescore", "PrepareTraining", "PromoteModel", "RescorePortfolio", "ScoreBatch", "ScoreJobWorker", "ScorePartition",
+        "CommitRescore", "DecidePromotion", "DispatchTrainingJob", "GetScoreJob", "GetTrainingJobStatus", "Health", "IngestDataset",
+        "ListModels", "ListRuns", "NightlyRescore", "PlanRescore", "PrepareTraining", "PromoteModel", "RescorePortfolio", "ScoreBatch", "ScoreJobWorker", "ScorePartition",
         "StartTraining", "SubmitScoreJob", "TrainModel",
     ];
 
@@ -89,6 +89,11 @@ public sealed class StartupSettingsTests(AzuriteFixture azurite) : IClassFixture
     [InlineData("FINSERVERLESS_TRAINING_DISPATCHER", "kubernetes")]
     [InlineData("FINSERVERLESS_RISK_BANDS", "A:zero")]
     [InlineData("FINSERVERLESS_INGEST_PART_BYTES", "12")]
+    [InlineData("FINSERVERLESS_TRAINING_DEVICE", "gpu")]
+    [InlineData("FINSERVERLESS_PROMOTION_MARGIN", "a little")]
+    [InlineData("FINSERVERLESS_PROMOTION_MIN_CLASS_ROWS", "-5")]
+    [InlineData("FINSERVERLESS_TRAINING_TIMEOUT_MINUTES", "0")]
+    [InlineData("FINSERVERLESS_SCORE_MAX_ROWS", "lots")]
     public async Task A_bad_setting_fails_the_start_naming_it(string setting, string value)
     {
         var settings = AppLayout.Settings(azurite.ConnectionString);

@@ -177,6 +177,36 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
     }
 
     [Fact]
+    public async Task A_planned_part_scores_from_that_part_alone_to_the_bytes_the_whole_run_writes_and_a_part_outside_its_run_is_refused()
+    {
+        var (onnx, _) = fixture.Trees(rounds: 10);
+        var store = new ModelStore(fixture.Store);
+        await store.RegisterAsync(Manifest("planned", fixture.Features, XGBoostTreeExport.ProbabilitiesOutput, 1), onnx);
+        using var model = await store.LoadAsync(ModelReference.Parse("planned@1.0.0"));
+        var whole = await BatchScorer.ScoreRunAsync(fixture.Run, fixture.RunManifestPath, fixture.Store, model, new ScoreOptions { Partitions = 1 });
+
+        // A store holding only the part (no run manifest, no other part): what a rescoring partition reads.
+        var alone = Directory.CreateTempSubdirectory("fs-part-alone-").FullName;
+        try
+        {
+            var part = PartToScore.Of(fixture.Run, 1);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(alone, part.Path))!);
+            File.Copy(Path.Combine(fixture.Root, part.Path), Path.Combine(alone, part.Path));
+            var scored = await BatchScorer.ScorePartAsync(part, new FolderRunOutput(alone), model);
+
+            Assert.Equal(whole.Manifest.Parts[1], scored.Part);
+            Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(fixture.Root, whole.Manifest.Parts[1].Path)), await File.ReadAllBytesAsync(Path.Combine(alone, scored.Part.Path)));
+
+            var elsewhere = part with { Part = part.Part with { Path = "curated/other/taiwan-credit/r-scoring/part-00001.csv" } };
+            await Assert.ThrowsAsync<InvalidDataException>(() => BatchScorer.ScorePartAsync(elsewhere, new FolderRunOutput(alone), model));
+        }
+        finally
+        {
+            Directory.Delete(alone, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Scoring_the_same_run_with_the_same_version_again_commits_nothing_new()
     {
         var features = fixture.Features;

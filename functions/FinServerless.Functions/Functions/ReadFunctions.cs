@@ -47,7 +47,7 @@ public sealed class ReadFunctions(AppServices app)
         {
             // Only well-named versions are listed: anything else under models/ was not written by the platform.
             var parts = blob.Name.Split('/');
-            if (parts.Length == 3 && parts[2] == "manifest.json"
+            if (parts.Length == 3 && parts[2] == ModelFiles.Manifest
                 && StorageName.TryParse(NameKind.Model, parts[0], out _, out _) && StorageName.TryParse(NameKind.Version, parts[1], out _, out _))
             {
                 (versions.TryGetValue(parts[0], out var list) ? list : versions[parts[0]] = []).Add(parts[1]);

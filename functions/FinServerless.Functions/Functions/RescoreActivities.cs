@@ -1,24 +1,24 @@
 using System.Text.Json;
 using FinServerless.Contracts;
-using Microsoft.Azure.Functions.Worker;
-using FinServerless.Datasets.Ingest;
 using FinServerless.Datasets.Profiling;
 using FinServerless.Scoring;
+using Microsoft.Azure.Functions.Worker;
 
 namespace FinServerless.Functions.Functions;
 
 /// <summary>The activities of RescorePortfolio.</summary>
 public sealed class RescoreActivities(AppServices app)
 {
-    /// <summary>For each champion (of the requested models), the newest curated run of the dataset it was trained on.</summary>
-    [Function("ListLatestRuns")]
-    public async Task<List<RescoreItem>> ListLatestRunsAsync([ActivityTrigger] RescoreInput input, CancellationToken cancellationToken)
+    /// <summary>Plans the rescoring once: for each champion (of the requested models), the newest curated run of the dataset it was trained on.</summary>
+    [Function("PlanRescore")]
+    public async Task<RescorePlan> PlanAsync([ActivityTrigger] RescoreInput input, CancellationToken cancellationToken)
     {
         var items = new List<RescoreItem>();
+        var skipped = new List<RescoreSkip>();
         await foreach (var blob in app.ListAsync(StorageLayout.ModelsContainer, null, cancellationToken).ConfigureAwait(false))
         {
             var parts = blob.Name.Split('/');
-            if (parts is not [var modelName, "champion.json"] || !StorageName.TryParse(NameKind.Model, modelName, out var name, out _))
+            if (parts is not [var modelName, StorageLayout.ChampionFile] || !StorageName.TryParse(NameKind.Model, modelName, out var name, out _))
             {
                 continue;
             }
@@ -30,33 +30,48 @@ public sealed class RescoreActivities(AppServices app)
 
             var champion = (await app.Models.GetChampionAsync(name, cancellationToken).ConfigureAwait(false))!;
             var manifest = await app.Models.ReadManifestAsync(ModelReference.ChampionOf(name), cancellationToken).ConfigureAwait(false);
-            if (!StorageName.TryParse(NameKind.Partner, manifest.Lineage?.GetValueOrDefault("partner"), out var partner, out _)
-                || !StorageName.TryParse(NameKind.Dataset, manifest.Lineage?.GetValueOrDefault("dataset"), out var dataset, out _))
+            if (manifest.Lineage is null || !manifest.Lineage.TryDataset(out var partner, out var dataset))
             {
-                items.Add(new RescoreItem(string.Empty, string.Empty, string.Empty, string.Empty, champion.Model, champion.Version, 0, "the champion's manifest names no valid partner/dataset in its lineage"));
+                skipped.Add(new RescoreSkip(champion.Model, champion.Version, null, null, "the champion's manifest names no valid partner/dataset in its lineage"));
                 continue;
             }
 
-            var latest = await app.LatestRunAsync(partner, dataset, cancellationToken).ConfigureAwait(false);
-            if (latest is not { } found)
+            if (await app.LatestRunAsync(partner, dataset, cancellationToken).ConfigureAwait(false) is not { } latest)
             {
-                items.Add(new RescoreItem(string.Empty, partner.Value, dataset.Value, string.Empty, champion.Model, champion.Version, 0, "no curated run"));
+                skipped.Add(new RescoreSkip(champion.Model, champion.Version, partner.Value, dataset.Value, "no curated run"));
                 continue;
             }
 
-            items.Add(new RescoreItem(found.Path, partner.Value, dataset.Value, found.Run.RunId, champion.Model, champion.Version, found.Run.Parts.Count));
+            try
+            {
+                BatchScorer.CheckFeatures(latest.Run, manifest);
+            }
+            catch (ModelException ex)
+            {
+                skipped.Add(new RescoreSkip(champion.Model, champion.Version, partner.Value, dataset.Value, ex.Message));
+                continue;
+            }
+
+            var run = latest.Run;
+            items.Add(new RescoreItem(
+                partner.Value, dataset.Value, run.RunId, latest.Path, latest.ManifestSha256, manifest.Name, manifest.Version, manifest.Onnx.Sha256,
+                [.. run.IdColumns], [.. run.Parts.Select((p, i) => p with { Path = run.PartPath(i) })]));
         }
 
-        return items;
+        return new RescorePlan(items, skipped);
     }
 
-    /// <summary>Scores one part of a run.</summary>
+    /// <summary>Scores one part of a run: reads that part only, with the planned model version (whose ONNX file must still be the planned one).</summary>
     [Function("ScorePartition")]
     public async Task<ScoredPart> ScorePartitionAsync([ActivityTrigger] PartitionWork work, CancellationToken cancellationToken)
     {
-        var run = await app.ReadRunAsync(work.RunManifest, cancellationToken).ConfigureAwait(false);
         var model = await app.LoadModelAsync(ModelReference.Parse(work.Model), cancellationToken).ConfigureAwait(false);
-        return await BatchScorer.ScorePartAsync(run, work.Part, app.Store, model, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
+        if (model.Manifest.Onnx.Sha256 != work.ModelSha256)
+        {
+            throw new InvalidDataException($"Model {work.Model} has ONNX SHA-256 {model.Manifest.Onnx.Sha256}, not the {work.ModelSha256} the rescoring was planned with.");
+        }
+
+        return await BatchScorer.ScorePartAsync(work.Part, app.Store, model, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Commits each score run and writes the summary with drift against each champion's training profile.</summary>
@@ -64,15 +79,21 @@ public sealed class RescoreActivities(AppServices app)
     public async Task<RescoreSummary> CommitAsync([ActivityTrigger] RescoreCommit commit, CancellationToken cancellationToken)
     {
         var runs = new List<RescoredRun>();
-        var work = commit.Items.Where(i => i.Skipped is null).ToList();
-        for (var i = 0; i < work.Count; i++)
+        for (var i = 0; i < commit.Plan.Items.Count; i++)
         {
-            var item = work[i];
+            var item = commit.Plan.Items[i];
             var run = await app.ReadRunAsync(item.RunManifest, cancellationToken).ConfigureAwait(false);
+            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData((await app.Store.ReadAsync(item.RunManifest, cancellationToken).ConfigureAwait(false))!));
+            if (sha != item.ManifestSha256)
+            {
+                throw new InvalidDataException($"The curated manifest {item.RunManifest} has SHA-256 {sha}, not the {item.ManifestSha256} the rescoring was planned with.");
+            }
+
             var model = await app.Models.ReadManifestAsync(ModelReference.Of(StorageName.Model(item.Model), StorageName.Version(item.Version)), cancellationToken).ConfigureAwait(false);
             var outcome = await BatchScorer.CommitAsync(run, item.RunManifest, app.Store, model, commit.Parts[i], 0, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
+
             IReadOnlyList<FeatureDrift> drift = [];
-            if (model.Lineage?.GetValueOrDefault("curatedManifest") is { } trainingRun)
+            if (model.Lineage?.CuratedManifest is { } trainingRun)
             {
                 try
                 {
@@ -90,7 +111,7 @@ public sealed class RescoreActivities(AppServices app)
         }
 
         var path = StorageLayout.RescoreSummary(commit.InstanceId);
-        var summary = new RescoreSummary(commit.InstanceId, DateTimeOffset.UtcNow, path, runs, commit.Items.Where(i => i.Skipped is not null).ToList());
+        var summary = new RescoreSummary(commit.InstanceId, DateTimeOffset.UtcNow, path, runs, commit.Plan.Skipped);
         await app.Store.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(summary, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
         return summary;
     }

@@ -1,3 +1,4 @@
+using FinServerless.Datasets.Output;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -34,8 +35,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
     [Function("ScoreBatch")]
     public async Task<IActionResult> ScoreBatchAsync([HttpTrigger(AuthorizationLevel.Function, "post", Route = "score")] HttpRequest http, CancellationToken cancellationToken)
     {
-        var maxRows = (int)app.Settings.Number(AppSettings.ScoreMaxRows, 10_000, 1);
-        var maxBody = (long)app.Settings.Number(AppSettings.ScoreMaxBodyBytes, 2048.0 * maxRows, 1);
+        var (maxRows, maxBody) = app.ScoreLimits;
         if (BodyKind(http) is not { } kind)
         {
             return AppJson.Error(415, "UnsupportedMediaType", "Send application/json ({\"model\": ..., \"rows\": [...]}) or text/csv (a header row, then rows; ?model= names the model).");
@@ -94,6 +94,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
         var features = model.Manifest.Features;
         var values = (IReadOnlyList<IReadOnlyDictionary<string, string?>>)rows;
         var contract = await app.TrainingContractAsync(model.Manifest, cancellationToken).ConfigureAwait(false);
+        byte[] curated;
         if (contract is { } found)
         {
             // The same normalization as ingest (missing tokens, sentinels, imputation, clipping, ranges): a row scores
@@ -107,39 +108,45 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
                 }
             }
 
-            var (normalized, failures) = new OnlineRows(found.Contract).Normalize(values);
+            var (normalized, failures) = new OnlineRows(found.Contract).NormalizeToCurated(values);
             if (failures.Count > 0)
             {
                 var listed = string.Join("; ", failures.Take(10).Select(f => $"row {f.Row}, column '{f.Column}': {f.Rule} ({f.Detail})"));
                 return AppJson.Error(400, "RowRejected", $"{failures.Count:N0} value(s) break the contract {found.Path} that model {model.Manifest.Id} was trained under, as ingest would quarantine them: {listed}{(failures.Count > 10 ? "; …" : string.Empty)}.");
             }
 
-            values = normalized.Select(n => (IReadOnlyDictionary<string, string?>)n.ToDictionary(kv => kv.Key, kv => (string?)kv.Value)).ToList();
+            curated = normalized!;
+        }
+        else
+        {
+            // A model without a training contract (trained outside the platform): the rows are taken as curated already.
+            if (rows.Select((row, r) => (row, r)).Select(x => (x.r, missing: features.FirstOrDefault(f => !x.row.ContainsKey(f.Name)))).FirstOrDefault(x => x.missing is not null) is { missing: { } lacking } gap)
+            {
+                return AppJson.Error(400, "MissingFeature", $"Row {gap.r + 1} has no '{lacking.Name}', which model {model.Manifest.Id} needs (send null for a missing value).");
+            }
+
+            curated = OnlineRows.AsCurated(values, [.. features.Select(f => f.Name)]);
         }
 
+        // Read as batch scoring and training read curated parts: one reader, the same imputation and parsing.
         var x = new float[rows.Count * features.Count];
-        for (var r = 0; r < rows.Count; r++)
+        try
         {
-            for (var k = 0; k < features.Count; k++)
+            using var reader = new CuratedPartReader(curated, "the request's rows", [.. features.Select(f => f.Name)], [.. features.Select(f => f.Impute)]);
+            var read = 0;
+            while (read < rows.Count && reader.ReadRow(x.AsSpan(read * features.Count, features.Count)))
             {
-                if (!values[r].TryGetValue(features[k].Name, out var text))
-                {
-                    return AppJson.Error(400, "MissingFeature", $"Row {r + 1} has no '{features[k].Name}', which model {model.Manifest.Id} needs (send null for a missing value).");
-                }
-
-                if (string.IsNullOrEmpty(text))
-                {
-                    x[(r * features.Count) + k] = features[k].Impute is { } v ? (float)v : float.NaN;
-                }
-                else if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-                {
-                    x[(r * features.Count) + k] = (float)value;
-                }
-                else
-                {
-                    return AppJson.Error(400, "NotANumber", $"Row {r + 1}, feature '{features[k].Name}' is not a number.");
-                }
+                read++;
             }
+
+            if (read != rows.Count)
+            {
+                throw new InvalidOperationException($"The request's {rows.Count:N0} rows normalized to {read:N0}.");
+            }
+        }
+        catch (CuratedDataException ex)
+        {
+            return AppJson.Error(400, "NotANumber", ex.Message.Replace(", line ", ", row ", StringComparison.Ordinal));
         }
 
         var probabilities = model.Predict(x, rows.Count);

@@ -35,33 +35,30 @@ public sealed record TrainModelInput
     public double? TimeoutMinutes { get; init; }
 }
 
-/// <summary>The training job as prepared: data, model version and every setting.</summary>
-public sealed record PreparedTraining(
-    string RunManifest, string RunId, long Rows, string Model, string Version, string Trainer, string? ParamsJson, int Seed,
-    string Device, string Validation, double TimeoutMinutes, double PollSeconds, bool Rescore);
+/// <summary>The training job as prepared: its spec (written as job.json), the run's size, and how TrainModel watches it.</summary>
+public sealed record PreparedTraining(TrainingJobSpec Job, string RunId, long Rows, double TimeoutMinutes, double PollSeconds, bool Rescore)
+{
+    /// <summary>"model@version".</summary>
+    public string Id => $"{Job.Model}@{Job.Version}";
+}
 
 /// <summary>Which job to ask about.</summary>
 public sealed record JobQuery(string ExecutionId, string Model, string Version);
 
-/// <summary>A job's state and the trainer's latest progress line.</summary>
-public sealed record TrainingJobStatus(string State, string? Line, string? Detail);
+/// <summary>A job's state, the trainer's latest progress line, why it failed, and its result once it succeeded.</summary>
+public sealed record TrainingJobStatus(JobState State, string? Line, string? Detail, TrainingResult? Result = null);
 
-/// <summary>
-/// The promotion decision, with both scores on the same held-out rows; <paramref name="BelowMinimum"/> names the
-/// promotion minimum those rows missed, if any (then no promotion). The candidate's AUC is null only when they lack a class.
-/// </summary>
-public sealed record PromotionDecision(
-    string Model, string Version, double? CandidateAuc, string? ChampionVersion, double? ChampionAuc, double Margin, bool Promote, string Reason, int EvaluationRows,
-    int? EvaluationPositives = null, Training.MinimumNotMet? BelowMinimum = null);
+/// <summary>What DecidePromotion decides on: the job and the trainer's result.</summary>
+public sealed record PromotionRequest(PreparedTraining Prepared, TrainingResult Result);
 
 /// <summary>What TrainModel returns: the candidate, the data it was trained on, the job, the decision and any rescoring.</summary>
 public sealed record TrainModelResult(string Model, string CuratedRun, string Execution, PromotionDecision Decision, RescoreResult? Rescore);
 
 /// <summary>
-/// TrainModel: prepare the data → dispatch the training container job → watch it with durable timers (custom status
-/// carries the trainer's progress; an overall timeout fails the orchestration with its reason) → evaluate the
-/// candidate against the champion on the same held-out rows → promote when it wins by the configured margin →
-/// optionally rescore the portfolio.
+/// TrainModel: prepare the job → dispatch the training container job → watch it with durable timers (custom status
+/// carries the trainer's progress; an overall timeout fails the orchestration with its reason) → decide from the
+/// trainer's result, which scored the candidate and the champion on the same held-out rows → promote when it wins by
+/// the configured margin → optionally rescore the portfolio. No curated data passes through the function app.
 /// </summary>
 public static class TrainingOrchestration
 {
@@ -104,37 +101,37 @@ public static class TrainingOrchestration
             throw;
         }
 
-        var id = $"{prepared.Model}@{prepared.Version}";
+        var id = prepared.Id;
         var started = context.CurrentUtcDateTime;
         var execution = await context.CallActivityAsync<string>("DispatchTrainingJob", prepared, Retried);
         log.LogInformation("TrainModel {InstanceId}: dispatched {Model} as {Execution}", context.InstanceId, id, execution);
         var deadline = started.AddMinutes(prepared.TimeoutMinutes);
         // Bounded by the deadline: at most TimeoutMinutes / PollSeconds polls (240 with the defaults) in the history.
         string? lastLine = null;
-        var succeeded = false;
-        while (!succeeded && context.CurrentUtcDateTime <= deadline)
+        TrainingResult? result = null;
+        while (result is null && context.CurrentUtcDateTime <= deadline)
         {
             await context.CreateTimer(context.CurrentUtcDateTime.AddSeconds(prepared.PollSeconds), CancellationToken.None);
-            var status = await context.CallActivityAsync<TrainingJobStatus>("GetTrainingJobStatus", new JobQuery(execution, prepared.Model, prepared.Version), Retried);
+            var status = await context.CallActivityAsync<TrainingJobStatus>("GetTrainingJobStatus", new JobQuery(execution, prepared.Job.Model, prepared.Job.Version), Retried);
             context.SetCustomStatus(new { phase = "training", model = id, execution, state = status.State, progress = status.Line });
             lastLine = status.Line ?? lastLine;
-            succeeded = status.State == "succeeded";
+            result = status.State == JobState.Succeeded ? status.Result : null;
 
-            if (status.State == "failed")
+            if (status.State == JobState.Failed)
             {
                 context.SetCustomStatus(new { phase = "failed", step = "training", model = id, execution, reason = status.Detail, progress = status.Line });
                 throw new InvalidOperationException($"Training job {execution} for {id} failed: {status.Detail}");
             }
         }
 
-        if (!succeeded)
+        if (result is null)
         {
             context.SetCustomStatus(new { phase = "failed", step = "training", model = id, execution, reason = "timed out", progress = lastLine });
             throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"Training job {execution} for {id} did not finish within {prepared.TimeoutMinutes} minutes (last progress: {lastLine ?? "none"}); TrainModel gave up."));
         }
 
-        context.SetCustomStatus(new { phase = "evaluating", model = id });
-        var decision = await context.CallActivityAsync<PromotionDecision>("EvaluateCandidate", prepared);
+        context.SetCustomStatus(new { phase = "deciding", model = id });
+        var decision = await context.CallActivityAsync<PromotionDecision>("DecidePromotion", new PromotionRequest(prepared, result), Retried);
         if (decision.Promote)
         {
             await context.CallActivityAsync<bool>("PromoteModel", decision, Retried);
@@ -144,10 +141,10 @@ public static class TrainingOrchestration
         if (decision.Promote && prepared.Rescore)
         {
             context.SetCustomStatus(new { phase = "rescoring", model = id });
-            rescore = await context.CallSubOrchestratorAsync<RescoreResult>(nameof(RescoreOrchestration.RescorePortfolio), new RescoreInput([prepared.Model]));
+            rescore = await context.CallSubOrchestratorAsync<RescoreResult>(nameof(RescoreOrchestration.RescorePortfolio), new RescoreInput([prepared.Job.Model]));
         }
 
         context.SetCustomStatus(new { phase = "done", model = id, promoted = decision.Promote, reason = decision.Reason });
-        return new TrainModelResult(id, prepared.RunManifest, execution, decision, rescore);
+        return new TrainModelResult(id, prepared.Job.Input, execution, decision, rescore);
     }
 }

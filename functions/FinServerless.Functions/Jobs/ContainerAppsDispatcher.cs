@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Azure.Core;
@@ -50,7 +51,7 @@ public sealed class ContainerAppsDispatcher : ITrainingJobDispatcher
     }
 
     /// <inheritdoc/>
-    public async Task<string> StartAsync(TrainingJobSpec spec, CancellationToken cancellationToken)
+    public async Task<string> StartAsync(JobLaunch spec, CancellationToken cancellationToken)
     {
         var job = await SendAsync(RequestMethod.Get, _jobId, null, cancellationToken).ConfigureAwait(false);
         var containers = job["properties"]?["template"]?["containers"]?.AsArray()
@@ -79,15 +80,15 @@ public sealed class ContainerAppsDispatcher : ITrainingJobDispatcher
     }
 
     /// <inheritdoc/>
-    public async Task<JobState> GetStateAsync(string executionId, CancellationToken cancellationToken)
+    public async Task<JobReport> GetStateAsync(string executionId, CancellationToken cancellationToken)
     {
         var execution = await SendAsync(RequestMethod.Get, executionId, null, cancellationToken).ConfigureAwait(false);
         var status = execution["properties"]?["status"]?.GetValue<string>() ?? "Unknown";
         return status switch
         {
-            "Succeeded" => new JobState(JobState.Succeeded),
-            "Failed" or "Stopped" or "Degraded" => new JobState(JobState.Failed, $"Container Apps execution {executionId} is {status}"),
-            _ => new JobState(JobState.Running, status),
+            "Succeeded" => new JobReport(JobState.Succeeded),
+            "Failed" or "Stopped" or "Degraded" => new JobReport(JobState.Failed, $"Container Apps execution {executionId} is {status}"),
+            _ => new JobReport(JobState.Running, status),
         };
     }
 

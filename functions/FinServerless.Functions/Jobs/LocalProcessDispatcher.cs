@@ -1,3 +1,4 @@
+using FinServerless.Contracts;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -18,7 +19,7 @@ public sealed class LocalProcessDispatcher(AppSettings settings) : ITrainingJobD
     public static string LogFolder => Path.Combine(Path.GetTempPath(), "finserverless-jobs");
 
     /// <inheritdoc/>
-    public Task<string> StartAsync(TrainingJobSpec spec, CancellationToken cancellationToken)
+    public Task<string> StartAsync(JobLaunch spec, CancellationToken cancellationToken)
     {
         var command = settings.Get(AppSettings.TrainerCommand)
             ?? $"dotnet {Path.Combine(RepositoryLayout.Root, "training-container", "src", "FinServerless.Trainer", "bin", "Release", "net10.0", "finserverless-train.dll")}";
@@ -48,20 +49,20 @@ public sealed class LocalProcessDispatcher(AppSettings settings) : ITrainingJobD
     }
 
     /// <inheritdoc/>
-    public Task<JobState> GetStateAsync(string executionId, CancellationToken cancellationToken)
+    public Task<JobReport> GetStateAsync(string executionId, CancellationToken cancellationToken)
     {
         var pid = int.Parse(executionId.Split('-')[1], CultureInfo.InvariantCulture);
         if (Started.TryGetValue(pid, out var process))
         {
-            return Task.FromResult(!process.HasExited ? new JobState(JobState.Running)
-                : process.ExitCode == 0 ? new JobState(JobState.Succeeded)
-                : new JobState(JobState.Failed, $"the trainer exited with code {process.ExitCode} ({(process.ExitCode == 2 ? "bad input" : "failure")}); log {Path.Combine(LogFolder, executionId + ".log")}"));
+            return Task.FromResult(!process.HasExited ? new JobReport(JobState.Running)
+                : process.ExitCode == 0 ? new JobReport(JobState.Succeeded)
+                : new JobReport(JobState.Failed, $"the trainer exited with code {process.ExitCode} ({(process.ExitCode == 2 ? "bad input" : "failure")}); log {Path.Combine(LogFolder, executionId + ".log")}"));
         }
 
         // Started by an earlier handler process (the host restarted): alive if /proc says so; the trainer's status blob says how it ended.
         var stat = $"/proc/{pid}/stat";
         var alive = File.Exists(stat) && !File.ReadAllText(stat).Contains(") Z ", StringComparison.Ordinal);
-        return Task.FromResult(alive ? new JobState(JobState.Running) : new JobState(JobState.Lost, "the trainer process is gone; its status blob tells how it ended"));
+        return Task.FromResult(alive ? new JobReport(JobState.Running) : new JobReport(JobState.Lost, "the trainer process is gone; its status blob tells how it ended"));
     }
 
     private static void Write(StreamWriter log, string? line)

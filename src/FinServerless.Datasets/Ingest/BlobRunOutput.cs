@@ -13,20 +13,7 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
     /// <inheritdoc/>
     public async Task<bool> WriteAsync(string path, ReadOnlyMemory<byte> content, string contentType, bool createOnly, CancellationToken cancellationToken)
     {
-        var (container, name) = Split(path);
-        var client = service.GetBlobContainerClient(container);
-        var blob = client.GetBlobClient(name);
-        try
-        {
-            // Each container is made sure of once per output, not before every write.
-            await _containers.GetOrAdd(container, _ => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
-        }
-        catch
-        {
-            _containers.TryRemove(container, out _);
-            throw;
-        }
-
+        var blob = await WritableBlobAsync(path).ConfigureAwait(false);
         try
         {
             await blob.UploadAsync(new BinaryData(content), new BlobUploadOptions
@@ -44,6 +31,45 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
         catch (Exception ex) when (Unreachable(ex))
         {
             throw FinServerless.Connections.StorageFailure.Describe(ex, "upload", blob.Uri);
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Optimistic concurrency: the upload is conditional on the ETag read (or on no blob), and retried on a conflict.</remarks>
+    public async Task<bool> UpdateAsync(string path, Func<byte[]?, byte[]?> update, string contentType, CancellationToken cancellationToken)
+    {
+        var blob = await WritableBlobAsync(path).ConfigureAwait(false);
+        for (var attempt = 1; ; attempt++)
+        {
+            byte[]? current = null;
+            ETag? etag = null;
+            try
+            {
+                var content = (await blob.DownloadContentAsync(cancellationToken).ConfigureAwait(false)).Value;
+                (current, etag) = (content.Content.ToArray(), content.Details.ETag);
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+            }
+
+            if (update(current) is not { } next)
+            {
+                return false;
+            }
+
+            try
+            {
+                await blob.UploadAsync(new BinaryData(next), new BlobUploadOptions
+                {
+                    HttpHeaders = new BlobHttpHeaders { ContentType = contentType },
+                    Conditions = etag is { } match ? new BlobRequestConditions { IfMatch = match } : new BlobRequestConditions { IfNoneMatch = ETag.All },
+                }, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < 50)
+            {
+                // Another writer changed it since it was read: decide again on what it wrote.
+            }
         }
     }
 
@@ -94,6 +120,24 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
         MaximumTransferSize = 8 * 1024 * 1024,
         MaximumConcurrency = 4,
     };
+
+    private async Task<BlobClient> WritableBlobAsync(string path)
+    {
+        var (container, name) = Split(path);
+        var client = service.GetBlobContainerClient(container);
+        try
+        {
+            // Each container is made sure of once per output, not before every write.
+            await _containers.GetOrAdd(container, _ => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
+        }
+        catch
+        {
+            _containers.TryRemove(container, out _);
+            throw;
+        }
+
+        return client.GetBlobClient(name);
+    }
 
     private BlobClient Blob(string path)
     {

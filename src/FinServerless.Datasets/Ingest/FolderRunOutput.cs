@@ -23,6 +23,33 @@ public sealed class FolderRunOutput(string root) : IRunOutput
         }
     }
 
+    private static readonly SemaphoreSlim UpdateGate = new(1, 1);
+
+    /// <inheritdoc/>
+    /// <remarks>Serialized within this process and replaced by an atomic rename (a local folder has one writer process: the CLI, a benchmark, a test).</remarks>
+    public async Task<bool> UpdateAsync(string path, Func<byte[]?, byte[]?> update, string contentType, CancellationToken cancellationToken)
+    {
+        await UpdateGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (update(await ReadAsync(path, cancellationToken).ConfigureAwait(false)) is not { } next)
+            {
+                return false;
+            }
+
+            var full = Full(path);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            var temporary = $"{full}.{Guid.NewGuid():N}.tmp";
+            await File.WriteAllBytesAsync(temporary, next, cancellationToken).ConfigureAwait(false);
+            File.Move(temporary, full, overwrite: true);
+            return true;
+        }
+        finally
+        {
+            UpdateGate.Release();
+        }
+    }
+
     /// <inheritdoc/>
     public async Task<byte[]?> ReadAsync(string path, CancellationToken cancellationToken)
     {

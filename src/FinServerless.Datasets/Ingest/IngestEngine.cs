@@ -34,18 +34,20 @@ public static class IngestEngine
         var quarantinePrefix = StorageLayout.QuarantineRun(contract.PartnerName, contract.DatasetName, runId);
 
         // Redelivery of the same event: the run already has its final record.
-        if (await output.ReadAsync(curatedPrefix + "_manifest.json", cancellationToken).ConfigureAwait(false) is { } committed)
+        if (await output.ReadAsync(curatedPrefix + StorageLayout.ManifestFile, cancellationToken).ConfigureAwait(false) is { } committed)
         {
             var manifest = JsonSerializer.Deserialize<RunManifest>(committed, RunManifest.JsonOptions)!;
-            return new IngestOutcome(IngestState.Curated, runId.Value, $"{inputPath}: already ingested as curated run {runId}; nothing done again.", manifest, null, curatedPrefix + "_manifest.json", manifest.QuarantineReport);
+            // A crash between the commit and the pointer is mended here, on the redelivery.
+            await LatestRun.AdvanceAsync(output, manifest, curatedPrefix + StorageLayout.ManifestFile, cancellationToken).ConfigureAwait(false);
+            return new IngestOutcome(IngestState.Curated, runId.Value, $"{inputPath}: already ingested as curated run {runId}; nothing done again.", manifest, null, curatedPrefix + StorageLayout.ManifestFile, manifest.QuarantineReport);
         }
 
-        if (await output.ReadAsync(quarantinePrefix + "report.json", cancellationToken).ConfigureAwait(false) is { } reported)
+        if (await output.ReadAsync(quarantinePrefix + StorageLayout.QuarantineReportFile, cancellationToken).ConfigureAwait(false) is { } reported)
         {
             var report = JsonSerializer.Deserialize<QuarantineReport>(reported, RunManifest.JsonOptions)!;
             if (report.State != IngestState.Curated)
             {
-                return new IngestOutcome(report.State, runId.Value, $"{inputPath}: already processed ({report.State}); nothing done again. {report.Reason}", null, report, null, quarantinePrefix + "report.json");
+                return new IngestOutcome(report.State, runId.Value, $"{inputPath}: already processed ({report.State}); nothing done again. {report.Reason}", null, report, null, quarantinePrefix + StorageLayout.QuarantineReportFile);
             }
         }
 
@@ -53,7 +55,13 @@ public static class IngestEngine
         var hashing = new HashingReadStream(input);
         try
         {
-            return await Task.Run(() => run.ExecuteAsync(hashing, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var outcome = await Task.Run(() => run.ExecuteAsync(hashing, cancellationToken), cancellationToken).ConfigureAwait(false);
+            if (outcome is { State: IngestState.Curated, Manifest: { } committedRun, ManifestPath: { } committedPath })
+            {
+                await LatestRun.AdvanceAsync(output, committedRun, committedPath, cancellationToken).ConfigureAwait(false);
+            }
+
+            return outcome;
         }
         finally
         {
@@ -217,7 +225,7 @@ public static class IngestEngine
                     var original = StorageName.TryParse(NameKind.Run, ownerRun, out var ownerName, out _) ? StorageLayout.CuratedRun(contract.PartnerName, contract.DatasetName, ownerName) : null;
                     var duplicate = Report(IngestState.Duplicate, "duplicate_content", $"{inputPath}: the same content (sha256 {_sha256}) was already ingested as run {ownerRun}; not curated again.") with { CuratedRun = original };
                     (_, duplicate) = await WriteReportAsync(duplicate, includeRejected: false, cancellationToken).ConfigureAwait(false);
-                    return new IngestOutcome(IngestState.Duplicate, runId, duplicate.Reason, null, duplicate, null, quarantinePrefix + "report.json");
+                    return new IngestOutcome(IngestState.Duplicate, runId, duplicate.Reason, null, duplicate, null, quarantinePrefix + StorageLayout.QuarantineReportFile);
                 }
             }
 
@@ -252,7 +260,7 @@ public static class IngestEngine
                 Profile = profile,
                 Drift = drift,
             };
-            var manifestPath = curatedPrefix + "_manifest.json";
+            var manifestPath = curatedPrefix + StorageLayout.ManifestFile;
             await output.WriteAsync(manifestPath, JsonSerializer.SerializeToUtf8Bytes(manifest, RunManifest.JsonOptions), "application/json", createOnly: true, cancellationToken).ConfigureAwait(false);
             var message = $"{inputPath}: curated {_accepted:N0} of {_read:N0} rows as run {runId}" + (_rejectedRows > 0 ? $"; {_rejectedRows:N0} quarantined." : ".");
             return new IngestOutcome(IngestState.Curated, runId, message, manifest, report, manifestPath, reportPath);
@@ -352,7 +360,7 @@ public static class IngestEngine
                 await output.WriteAsync(quarantinePrefix + "rejected.csv", _rejected.Written, "text/csv", createOnly: false, cancellationToken).ConfigureAwait(false);
             }
 
-            var path = quarantinePrefix + "report.json";
+            var path = quarantinePrefix + StorageLayout.QuarantineReportFile;
             await output.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(report, RunManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
             return (path, report);
         }

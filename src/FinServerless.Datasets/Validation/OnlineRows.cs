@@ -35,6 +35,70 @@ public sealed class OnlineRows
     /// </summary>
     public (IReadOnlyList<IReadOnlyDictionary<string, string>> Rows, IReadOnlyList<OnlineRowFailure> Failures) Normalize(IReadOnlyList<IReadOnlyDictionary<string, string?>> rows)
     {
+        var (curated, failures) = NormalizeToCurated(rows);
+        if (curated is null)
+        {
+            return ([], failures);
+        }
+
+        var result = new List<IReadOnlyDictionary<string, string>>(rows.Count);
+        using var back = new CsvReader(new MemoryStream(curated), (byte)',', 1 << 20, "normalized rows");
+        back.ReadRow();
+        var header = Enumerable.Range(0, back.FieldCount).Select(i => Encoding.UTF8.GetString(back[i])).ToList();
+        while (back.ReadRow())
+        {
+            var values = new Dictionary<string, string>(header.Count, StringComparer.Ordinal);
+            for (var i = 0; i < header.Count; i++)
+            {
+                values[header[i]] = i < back.FieldCount ? Encoding.UTF8.GetString(back[i]) : string.Empty;
+            }
+
+            result.Add(values);
+        }
+
+        return (result, []);
+    }
+
+    /// <summary>
+    /// Rows that are curated already (no contract to apply), as curated CSV with <paramref name="columns"/> as the
+    /// header: null or absent is an empty (missing) cell.
+    /// </summary>
+    public static byte[] AsCurated(IReadOnlyList<IReadOnlyDictionary<string, string?>> rows, IReadOnlyList<string> columns)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var output = new Utf8CsvWriter(4096 + (rows.Count * 256));
+        foreach (var name in columns)
+        {
+            output.Field(name);
+        }
+
+        output.EndRow();
+        foreach (var row in rows)
+        {
+            foreach (var name in columns)
+            {
+                if (row.GetValueOrDefault(name) is { } value)
+                {
+                    output.Field(value);
+                }
+                else
+                {
+                    output.Empty();
+                }
+            }
+
+            output.EndRow();
+        }
+
+        return output.Written.ToArray();
+    }
+
+    /// <summary>
+    /// The rows in curated form, as ingest writes a curated part (a header, then one line per row), for
+    /// <see cref="Output.CuratedPartReader"/>; or null and every failure when the contract refuses rows.
+    /// </summary>
+    public (byte[]? Curated, IReadOnlyList<OnlineRowFailure> Failures) NormalizeToCurated(IReadOnlyList<IReadOnlyDictionary<string, string?>> rows)
+    {
         ArgumentNullException.ThrowIfNull(rows);
         var given = _contract.Columns.Where(c => c.Role != ColumnRole.Ignore && rows.Any(r => r.ContainsKey(c.Name))).Select(c => c.Name).ToList();
         var input = new Utf8CsvWriter(4096 + (rows.Count * 256));
@@ -66,8 +130,8 @@ public sealed class OnlineRows
         var map = HeaderMap.FromHeader(reader, _contract, "request rows");
         var processor = new RowProcessor(_contract, map);
         var formatter = new CuratedRowFormatter(processor);
-        var header = formatter.Header;
         var curated = new Utf8CsvWriter(4096 + (rows.Count * 256));
+        formatter.WriteHeader(curated);
         var failures = new List<OnlineRowFailure>();
         var number = 0;
         while (reader.ReadRow())
@@ -84,24 +148,6 @@ public sealed class OnlineRows
             }
         }
 
-        if (failures.Count > 0)
-        {
-            return ([], failures);
-        }
-
-        var result = new List<IReadOnlyDictionary<string, string>>(rows.Count);
-        using var back = new CsvReader(new MemoryStream(curated.Written.ToArray()), (byte)',', 1 << 20, "normalized rows");
-        while (back.ReadRow())
-        {
-            var values = new Dictionary<string, string>(header.Count, StringComparer.Ordinal);
-            for (var i = 0; i < header.Count; i++)
-            {
-                values[header[i]] = i < back.FieldCount ? Encoding.UTF8.GetString(back[i]) : string.Empty;
-            }
-
-            result.Add(values);
-        }
-
-        return (result, []);
+        return failures.Count > 0 ? (null, failures) : (curated.Written.ToArray(), []);
     }
 }

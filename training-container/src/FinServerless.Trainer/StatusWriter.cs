@@ -1,11 +1,11 @@
-using System.Text.Json;
+using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Training;
 
 namespace FinServerless.Trainer;
 
 /// <summary>
-/// Writes the training status as JSON (state, latest progress, result or reason, exit code) so that an
+/// Writes the job's <see cref="TrainingStatus"/> (state, latest progress, result or failure, exit code) so that an
 /// orchestration can follow a job it cannot read the console of: at most once a second while running, always at the end.
 /// </summary>
 internal sealed class StatusWriter(IRunOutput store, string path)
@@ -26,11 +26,11 @@ internal sealed class StatusWriter(IRunOutput store, string path)
             }
 
             _lastWrite = DateTime.UtcNow;
-            _pending = WriteAsync(new { state = "running", progress = update, line = update.ToLine() });
+            _pending = WriteAsync(new TrainingStatus { State = JobState.Running, UpdatedAt = DateTimeOffset.UtcNow, Line = update.ToLine() });
         }
     }
 
-    public async Task FinishAsync(string state, object detail, int exitCode)
+    public async Task FinishAsync(JobState state, int exitCode, TrainingResult? result = null, TrainingFailure? failure = null)
     {
         try
         {
@@ -41,9 +41,9 @@ internal sealed class StatusWriter(IRunOutput store, string path)
             // A lost intermediate status does not matter; the final one is written below.
         }
 
-        await WriteAsync(new { state, exitCode, progress = _latest, line = _latest?.ToLine(), detail }).ConfigureAwait(false);
+        await WriteAsync(new TrainingStatus { State = state, UpdatedAt = DateTimeOffset.UtcNow, ExitCode = exitCode, Line = _latest?.ToLine(), Result = result, Failure = failure }).ConfigureAwait(false);
     }
 
-    private Task WriteAsync(object status) =>
-        store.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(status, new JsonSerializerOptions(JsonSerializerDefaults.Web)), "application/json", createOnly: false, CancellationToken.None);
+    private Task WriteAsync(TrainingStatus status) =>
+        store.WriteAsync(path, status.ToJson(), "application/json", createOnly: false, CancellationToken.None);
 }

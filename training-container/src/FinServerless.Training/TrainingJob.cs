@@ -37,10 +37,26 @@ public sealed record TrainingRequest
 
     /// <summary>Fewest rows, and rows of each class, to train on (default 1,000 and 50).</summary>
     public DataMinimums Minimums { get; init; } = DataMinimums.DefaultTraining;
+
+    /// <summary>Also score the model's current champion (if any) on the same held-out rows (default true).</summary>
+    public bool ScoreChampion { get; init; } = true;
 }
 
-/// <summary>A registered model with its evaluation.</summary>
-public sealed record TrainingOutcome(ModelManifest Manifest, string ManifestPath, EvaluationResult Evaluation, double ParityMaxAbsDiff, IReadOnlyList<double>? FoldAuc);
+/// <summary>A registered model with its evaluation and its comparison with the champion on the same held-out rows.</summary>
+public sealed record TrainingOutcome(ModelManifest Manifest, string ManifestPath, EvaluationResult Evaluation, double ParityMaxAbsDiff, IReadOnlyList<double>? FoldAuc, HeldOutComparison Comparison)
+{
+    /// <summary>The job's typed result, as the status file carries it.</summary>
+    public TrainingResult ToResult(string manifestLocation) => new()
+    {
+        Model = Manifest.Id,
+        Manifest = manifestLocation,
+        Auc = Evaluation.Auc,
+        Ks = Evaluation.Ks,
+        ParityMaxAbsDiff = ParityMaxAbsDiff,
+        CvAuc = FoldAuc,
+        Comparison = Comparison,
+    };
+}
 
 /// <summary>The training container's job: read a curated run, train, check the ONNX export against the native model, evaluate, register.</summary>
 public static class TrainingJob
@@ -174,7 +190,13 @@ public static class TrainingJob
         }
 
         var (holdout, k) = ParseValidation(request.Validation);
-        var (table, run, runSha) = await TrainingTable.LoadAsync(input, runManifestPath, request.Features, cancellationToken).ConfigureAwait(false);
+        var modelName = StorageName.Model(request.ModelName, "model name");
+        var version = request.Version ?? DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var models = new ModelStore(output);
+        var champion = request.ScoreChampion ? await ChampionAsync(models, modelName, version, cancellationToken).ConfigureAwait(false) : null;
+        var (wide, run, runSha) = await TrainingTable.LoadAsync(input, runManifestPath, request.Features, cancellationToken, champion?.Features.Select(f => f.Name)).ConfigureAwait(false);
+        var chosen = request.Features ?? wide.Features;
+        var table = wide.Select(chosen);
         table.RequireTrainable();
         request.Minimums.Require(table.Rows, table.Positives, $"The training data from {table.Source}");
         progress.Report(trainer.Name, "data", 1, 1, message: $"{table.Rows:N0} rows × {table.Columns} features, {table.Positives:N0} defaults, from run {run.RunId}");
@@ -182,9 +204,9 @@ public static class TrainingJob
         IReadOnlyList<double>? foldAuc = k > 0 ? CrossValidate(trainer, table, k, request.Settings, progress, cancellationToken) : null;
         var (trainRows, testRows) = Folds.Split(table.Y, Enumerable.Range(0, table.Rows).ToArray(), holdout, request.Settings.Seed);
         var train = table.Subset(trainRows);
-        var test = table.Subset(testRows);
+        var wideTest = wide.Subset(testRows);
+        var test = wideTest.Select(chosen);
         test.RequireTrainable("held-out evaluation rows");
-        var version = request.Version ?? DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         using var fit = FitAndCheck(trainer, train, test, request.Settings, request.ModelName, version, request.ParityTolerance, progress, cancellationToken);
 
         var evaluation = Metrics.Evaluate(fit.Native, test.Y);
@@ -210,36 +232,73 @@ public static class TrainingJob
             Metrics = metrics,
             CodeVersion = typeof(TrainingJob).Assembly.GetName().Version?.ToString(),
             ExtraOutputs = request.Trainer == "scorecard" ? [Onnx.Writer.ScorecardExport.ScoreOutput] : null,
-            Lineage = new Dictionary<string, string>
+            Lineage = new ModelLineage
             {
-                ["curatedManifest"] = runManifestPath,
-                ["curatedManifestSha256"] = runSha,
-                ["runId"] = run.RunId,
-                ["partner"] = run.Partner,
-                ["dataset"] = run.Dataset,
-                ["inputSha256"] = run.Input.Sha256,
-                ["contractVersion"] = run.Contract.Version,
-                ["target"] = run.TargetColumn ?? string.Empty,
-                ["seed"] = request.Settings.Seed.ToString(CultureInfo.InvariantCulture),
-                ["validation"] = request.Validation,
-                ["device"] = request.Settings.Device,
-                ["engine"] = EngineVersion(request.Trainer),
-                ["onnxRuntime"] = OnnxSessions.Version,
+                CuratedManifest = runManifestPath,
+                CuratedManifestSha256 = runSha,
+                RunId = run.RunId,
+                Partner = run.Partner,
+                Dataset = run.Dataset,
+                InputSha256 = run.Input.Sha256,
+                ContractVersion = run.Contract.Version,
+                Target = run.TargetColumn,
+                Seed = request.Settings.Seed,
+                Validation = request.Validation,
+                Device = request.Settings.Device,
+                Engine = EngineVersion(request.Trainer),
+                OnnxRuntime = OnnxSessions.Version,
             },
         };
 
+        var comparison = await CompareWithChampionAsync(models, champion, wideTest, evaluation.Auc, progress, trainer.Name, cancellationToken).ConfigureAwait(false);
+
         var reference = manifest.Reference;
-        var folder = StorageLayout.ModelVersion(reference.Model, reference.Version!);
         foreach (var (name, content) in fit.Model.Artifacts)
         {
             await output.WriteAsync(StorageLayout.ModelFile(reference.Model, reference.Version!, name), content, name.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : "application/octet-stream", createOnly: false, cancellationToken).ConfigureAwait(false);
         }
 
-        await output.WriteAsync(folder + "evaluation.json", JsonSerializer.SerializeToUtf8Bytes(evaluation, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
-        await output.WriteAsync(folder + "report.html", System.Text.Encoding.UTF8.GetBytes(EvaluationReport.Html(manifest, evaluation, fit.Model.ReportSection)), "text/html", createOnly: false, cancellationToken).ConfigureAwait(false);
-        var registered = await new ModelStore(output).RegisterAsync(manifest, fit.Onnx, cancellationToken).ConfigureAwait(false);
-        progress.Report(trainer.Name, "registered", 1, 1, "auc", evaluation.Auc, $"{registered.Id} at {output.Describe(folder + "manifest.json")}");
-        return new TrainingOutcome(registered, folder + "manifest.json", evaluation, fit.ParityMaxAbsDiff, foldAuc);
+        await output.WriteAsync(StorageLayout.ModelFile(reference, ModelFiles.Evaluation), JsonSerializer.SerializeToUtf8Bytes(evaluation, ModelManifest.JsonOptions), "application/json", createOnly: false, cancellationToken).ConfigureAwait(false);
+        await output.WriteAsync(StorageLayout.ModelFile(reference, ModelFiles.Report), System.Text.Encoding.UTF8.GetBytes(EvaluationReport.Html(manifest, evaluation, fit.Model.ReportSection)), "text/html", createOnly: false, cancellationToken).ConfigureAwait(false);
+        var registered = await models.RegisterAsync(manifest, fit.Onnx, cancellationToken).ConfigureAwait(false);
+        var manifestPath = StorageLayout.ModelFile(reference, ModelFiles.Manifest);
+        progress.Report(trainer.Name, "registered", 1, 1, "auc", evaluation.Auc, $"{registered.Id} at {output.Describe(manifestPath)}");
+        return new TrainingOutcome(registered, manifestPath, evaluation, fit.ParityMaxAbsDiff, foldAuc, comparison);
+    }
+
+    /// <summary>The model's current champion, unless it is the version being trained.</summary>
+    private static async Task<ModelManifest?> ChampionAsync(ModelStore models, StorageName model, string version, CancellationToken cancellationToken)
+    {
+        var champion = await models.GetChampionAsync(model, cancellationToken).ConfigureAwait(false);
+        return champion is null || champion.Version == version
+            ? null
+            : await models.ReadManifestAsync(ModelReference.Of(model, StorageName.Version(champion.Version, "champion version")), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Scores the champion on the same held-out rows as the candidate, through ONNX Runtime as the scorer would, so
+    /// that the promotion is decided from this job's result alone.
+    /// </summary>
+    private static async Task<HeldOutComparison> CompareWithChampionAsync(
+        ModelStore models, ModelManifest? champion, TrainingTable heldOut, double candidateAuc, TrainingProgress progress, string trainer, CancellationToken cancellationToken)
+    {
+        double? candidate = double.IsFinite(candidateAuc) ? candidateAuc : null;
+        if (champion is null)
+        {
+            return new HeldOutComparison(heldOut.Rows, heldOut.Positives, candidate, ChampionNote: "no champion yet");
+        }
+
+        var missing = champion.Features.Select(f => f.Name).Where(f => !heldOut.Features.Contains(f)).ToList();
+        if (missing.Count > 0)
+        {
+            return new HeldOutComparison(heldOut.Rows, heldOut.Positives, candidate, champion.Version, null,
+                $"the champion {champion.Version} needs feature(s) {string.Join(", ", missing.Select(m => $"'{m}'"))} that this run lacks");
+        }
+
+        using var loaded = await models.LoadAsync(champion.Reference, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var auc = Metrics.Auc(loaded.Predict(heldOut.ScoringInput(champion.Features), heldOut.Rows), heldOut.Y);
+        progress.Report(trainer, "champion", 1, 1, "champion_auc", auc, $"champion {champion.Id} on the same {heldOut.Rows:N0} held-out rows");
+        return new HeldOutComparison(heldOut.Rows, heldOut.Positives, candidate, champion.Version, double.IsFinite(auc) ? auc : null);
     }
 
     private static string EngineVersion(string trainer) => trainer switch

@@ -101,9 +101,9 @@ public sealed class TrainerCommandTests(AzuriteFixture azurite) : IClassFixture<
         Assert.Equal(2, code);
         Assert.Contains("has 300 rows, fewer than the 1,000 required to train a model (setting FINSERVERLESS_TRAIN_MIN_ROWS=1000)", err);
         using var written = JsonDocument.Parse(await File.ReadAllBytesAsync(status));
-        var detail = written.RootElement.GetProperty("detail");
+        var detail = written.RootElement.GetProperty("failure");
         Assert.Equal("failed", written.RootElement.GetProperty("state").GetString());
-        Assert.Equal("FINSERVERLESS_TRAIN_MIN_ROWS", detail.GetProperty("minimum").GetString());
+        Assert.Equal("FINSERVERLESS_TRAIN_MIN_ROWS", detail.GetProperty("setting").GetString());
         Assert.Equal(1000, detail.GetProperty("required").GetInt64());
         Assert.Equal(300, detail.GetProperty("found").GetInt64());
         Assert.False(File.Exists(Path.Combine(Models, "v1", "manifest.json")));
@@ -182,26 +182,73 @@ public sealed class TrainerCommandTests(AzuriteFixture azurite) : IClassFixture<
     private static extern int Kill(int pid, int signal);
 
     [Fact]
-    public async Task Trains_from_blob_storage_through_environment_settings_and_writes_status()
+    public async Task Trains_from_a_job_file_in_blob_storage_scores_the_champion_on_the_same_held_out_rows_and_writes_a_typed_status()
     {
         var store = new BlobRunOutput(azurite.Blobs);
         var run = await TrainingData.IngestAsync(store, TrainingData.TaiwanCsv, "taiwan-credit");
-        var settings = new Dictionary<string, string?>
+        var model = $"taiwan-card-{Guid.NewGuid():N}"[..24];
+        Func<string, string?> Environment(string version) => new Dictionary<string, string?>
         {
             ["AzureWebJobsStorage"] = azurite.ConnectionString,
-            ["FINSERVERLESS_TRAIN_INPUT"] = $"blob://{run}",
-            ["FINSERVERLESS_TRAIN_OUTPUT"] = "blob://models/taiwan-card/v7",
-            ["FINSERVERLESS_TRAIN_TRAINER"] = "scorecard",
-            ["FINSERVERLESS_TRAIN_STATUS"] = "blob://models/taiwan-card/v7/status.json",
-        };
+            [TrainingJobSpec.LocationSetting] = $"blob://models/{model}/{version}/job.json",
+        }.GetValueOrDefault;
+        async Task<TrainingStatus> TrainAsync(string version, string trainer)
+        {
+            var spec = new TrainingJobSpec { Input = run, Model = model, Version = version, Trainer = trainer };
+            await store.WriteAsync($"models/{model}/{version}/job.json", spec.ToJson(), "application/json", createOnly: false, default);
+            var (code, stdout, err) = await RunAsync(Environment(version));
+            Assert.True(code == 0, err);
+            Assert.Contains($"result {{\"model\":\"{model}@{version}\"", stdout);
+            return TrainingStatus.Parse((await store.ReadAsync($"models/{model}/{version}/status.json", default))!, "status");
+        }
 
-        var (code, stdout, err) = await RunAsync(settings.GetValueOrDefault);
-        Assert.True(code == 0, err);
-        Assert.Contains("progress trainer=scorecard phase=fit", stdout);
-        Assert.Contains("result {\"state\":\"succeeded\",\"model\":\"taiwan-card@v7\"", stdout);
-        Assert.NotNull(await store.ReadAsync("models/taiwan-card/v7/manifest.json", default));
-        using var status = JsonDocument.Parse((await store.ReadAsync("models/taiwan-card/v7/status.json", default))!);
-        Assert.Equal("succeeded", status.RootElement.GetProperty("state").GetString());
-        Assert.Equal(0, status.RootElement.GetProperty("exitCode").GetInt32());
+        var first = await TrainAsync("v1", "scorecard");
+        Assert.Equal(JobState.Succeeded, first.State);
+        Assert.Equal(0, first.ExitCode);
+        Assert.Null(first.Result!.Comparison.ChampionVersion);
+        Assert.Equal("no champion yet", first.Result.Comparison.ChampionNote);
+        Assert.Equal(first.Result.Auc, first.Result.Comparison.CandidateAuc);
+        Assert.NotNull(await store.ReadAsync($"models/{model}/v1/manifest.json", default));
+
+        // With v1 the champion, the next job scores it on its own held-out rows, through ONNX Runtime as the scorer would.
+        await new FinServerless.Scoring.ModelStore(store).PromoteAsync(ModelReference.Parse($"{model}@v1"), "test");
+        var second = await TrainAsync("v2", "xgboost");
+        var comparison = second.Result!.Comparison;
+        Assert.Equal("v1", comparison.ChampionVersion);
+        Assert.Equal(first.Result.Comparison.Rows, comparison.Rows); // the same seed and run: the same held-out rows
+        Assert.Equal(first.Result.Comparison.Positives, comparison.Positives);
+        Assert.Equal(first.Result.Auc, comparison.ChampionAuc!.Value, 5); // v1 scored on those rows again: its own AUC
+        Assert.NotEqual(comparison.CandidateAuc, comparison.ChampionAuc);
+    }
+
+    [Fact]
+    public async Task A_job_file_is_the_whole_job_options_beside_it_a_misplaced_or_mismatched_file_are_bad_input()
+    {
+        var root = Path.Combine(_folder.FullName, "store");
+        var run = await CurateAsync(Enumerable.Range(1, 50).Select(i => $"{i},{i},{i % 2}"));
+        var runPath = Path.GetRelativePath(root, run).Replace('\\', '/');
+        var jobFile = Path.Combine(Models, "v3", "job.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(jobFile)!);
+        await File.WriteAllBytesAsync(jobFile, new TrainingJobSpec { Input = runPath, Model = "other", Version = "v3", Trainer = "xgboost" }.ToJson());
+
+        var withOption = await RunAsync(null, "--job", jobFile, "--trainer", "mlp");
+        Assert.Equal(2, withOption.Code);
+        Assert.Contains("A job file is the whole job; --trainer cannot be given with --job", withOption.Err);
+
+        var mismatched = await RunAsync(null, "--job", jobFile);
+        Assert.Equal(2, mismatched.Code);
+        Assert.Contains("describes model other@v3, not the m@v3 whose folder it is in", mismatched.Err);
+        var status = TrainingStatus.Parse(await File.ReadAllBytesAsync(Path.Combine(Models, "v3", "status.json")), "status");
+        Assert.Equal(JobState.Failed, status.State);
+        Assert.Equal(2, status.ExitCode);
+
+        var misplaced = await RunAsync(null, "--job", Path.Combine(Models, "job.json"));
+        Assert.Equal(2, misplaced.Code);
+        Assert.Contains("a job file is models/{name}/{version}/job.json", misplaced.Err);
+
+        await File.WriteAllTextAsync(jobFile, "{\"schemaVersion\": 1, \"input\": 3}");
+        var broken = await RunAsync(null, "--job", jobFile);
+        Assert.Equal(2, broken.Code);
+        Assert.Contains("is not a valid job", broken.Err);
     }
 }

@@ -54,8 +54,8 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(trainer, manifest.Trainer);
         Assert.Equal(23, manifest.Features.Count);
         Assert.DoesNotContain(manifest.Features, f => f.Name is "ID" or "default.payment.next.month");
-        Assert.Equal(run, manifest.Lineage!["curatedManifest"]);
-        Assert.Equal(64, manifest.Lineage["curatedManifestSha256"].Length);
+        Assert.Equal(run, manifest.Lineage!.CuratedManifest);
+        Assert.Equal(64, manifest.Lineage.CuratedManifestSha256!.Length);
         Assert.InRange(manifest.Metrics!["auc"], 0.60, 1); // a few epochs or rounds: trained, not tuned
         Assert.InRange(manifest.Metrics["onnx_parity_max_abs_diff"], 0, 1e-5);
         Assert.True(manifest.Metrics.ContainsKey("ks") && manifest.Metrics.ContainsKey("brier") && manifest.Metrics.ContainsKey("log_loss"));

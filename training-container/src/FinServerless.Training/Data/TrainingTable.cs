@@ -1,7 +1,6 @@
 using System.Text.Json;
-using FinServerless.Datasets.Csv;
+using FinServerless.Datasets.Output;
 using FinServerless.Datasets.Ingest;
-using FinServerless.Datasets.Validation;
 
 namespace FinServerless.Training.Data;
 
@@ -61,6 +60,28 @@ public sealed class TrainingTable
         return new TrainingTable(Features, x, y, Source);
     }
 
+    /// <summary>These rows with only <paramref name="features"/>, in that order (the same table when they are its own features).</summary>
+    public TrainingTable Select(IReadOnlyList<string> features)
+    {
+        if (features.SequenceEqual(Features))
+        {
+            return this;
+        }
+
+        var names = Features.ToList();
+        var positions = features.Select(f => names.IndexOf(f) is var i and >= 0 ? i : throw new TrainingInputException($"The rows from {Source} lack feature '{f}'.")).ToArray();
+        var x = new float[Rows * positions.Length];
+        for (var r = 0; r < Rows; r++)
+        {
+            for (var k = 0; k < positions.Length; k++)
+            {
+                x[(r * positions.Length) + k] = X[(r * Columns) + positions[k]];
+            }
+        }
+
+        return new TrainingTable(features, x, Y, Source);
+    }
+
     /// <summary>One feature's values.</summary>
     public float[] Column(int feature)
     {
@@ -111,8 +132,9 @@ public sealed class TrainingTable
     }
 
     /// <summary>Reads a curated run; <paramref name="features"/> selects and orders features (default: every column that is neither id nor target).</summary>
+    /// <remarks><paramref name="alsoLoad"/> names more columns to read where the run has them (a champion's features, appended after the chosen ones).</remarks>
     public static async Task<(TrainingTable Table, RunManifest Run, string ManifestSha256)> LoadAsync(
-        IRunOutput store, string manifestPath, IReadOnlyList<string>? features = null, CancellationToken cancellationToken = default)
+        IRunOutput store, string manifestPath, IReadOnlyList<string>? features = null, CancellationToken cancellationToken = default, IEnumerable<string>? alsoLoad = null)
     {
         var bytes = await store.ReadAsync(manifestPath, cancellationToken).ConfigureAwait(false)
             ?? throw new TrainingInputException($"Curated run manifest {store.Describe(manifestPath)} does not exist.");
@@ -141,6 +163,8 @@ public sealed class TrainingTable
             throw new TrainingInputException($"Curated run {run.RunId} has no feature columns besides ids and the target.");
         }
 
+        chosen.AddRange((alsoLoad ?? []).Where(c => run.Columns.Contains(c) && c != target && !chosen.Contains(c)).Distinct());
+
         var x = new List<float>(checked((int)Math.Min(int.MaxValue, run.Rows.Accepted * chosen.Count)));
         var y = new List<float>((int)run.Rows.Accepted);
         for (var index = 0; index < run.Parts.Count; index++)
@@ -149,13 +173,14 @@ public sealed class TrainingTable
             var partPath = run.PartPath(index);
             var content = await store.ReadAsync(partPath, cancellationToken).ConfigureAwait(false)
                 ?? throw new TrainingInputException($"Curated part {store.Describe(partPath)} of run {run.RunId} is missing.");
-            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
-            if (sha != part.Sha256)
+            try
             {
-                throw new TrainingInputException($"Curated part {part.Path} has SHA-256 {sha} but the run's manifest says {part.Sha256}; the run was modified after it was committed.");
+                ReadPart(CuratedPartReader.Verified(content, part), part.Path, chosen, target, x, y);
             }
-
-            ReadPart(content, part.Path, chosen, target, x, y);
+            catch (CuratedDataException ex)
+            {
+                throw new TrainingInputException(ex.Message, ex);
+            }
         }
 
         var table = new TrainingTable(chosen, [.. x], [.. y], store.Describe(manifestPath));
@@ -164,55 +189,12 @@ public sealed class TrainingTable
 
     private static void ReadPart(byte[] content, string path, List<string> features, string target, List<float> x, List<float> y)
     {
-        using var reader = new CsvReader(new MemoryStream(content), (byte)',', 1 << 20, path);
-        if (!reader.ReadRow())
+        using var reader = new CuratedPartReader(content, $"Curated part {path}", features, target: target);
+        var row = new float[features.Count];
+        while (reader.ReadRow(row))
         {
-            return;
-        }
-
-        var header = Enumerable.Range(0, reader.FieldCount).Select(i => System.Text.Encoding.UTF8.GetString(reader[i])).ToList();
-        var positions = features.Select(f => header.IndexOf(f)).ToArray();
-        if (Array.IndexOf(positions, -1) is var gap and >= 0)
-        {
-            throw new TrainingInputException($"Curated part {path} has no column '{features[gap]}'.");
-        }
-
-        var targetPosition = header.IndexOf(target);
-        if (targetPosition < 0)
-        {
-            throw new TrainingInputException($"Curated part {path} has no target column '{target}'.");
-        }
-
-        while (reader.ReadRow())
-        {
-            var label = reader[targetPosition];
-            if (label.Length == 0 || !FastNumber.TryParseDouble(label, out var l) || double.IsNaN(l))
-            {
-                throw new TrainingInputException($"Curated part {path}, line {reader.Line}: target '{target}' is missing or not a number (NaN target); training needs a 0/1 label on every row.");
-            }
-
-            if (l is not (0 or 1))
-            {
-                throw new TrainingInputException($"Curated part {path}, line {reader.Line}: target '{target}' is {l}; a binary classifier needs 0 or 1.");
-            }
-
-            y.Add((float)l);
-            for (var k = 0; k < positions.Length; k++)
-            {
-                var cell = reader[positions[k]];
-                if (cell.Length == 0)
-                {
-                    x.Add(float.NaN);
-                }
-                else if (FastNumber.TryParseDouble(cell, out var v))
-                {
-                    x.Add((float)v);
-                }
-                else
-                {
-                    throw new TrainingInputException($"Curated part {path}, line {reader.Line}: feature '{features[k]}' is not a number; models take numeric features (encode categories in the contract).");
-                }
-            }
+            y.Add(reader.Label);
+            x.AddRange(row);
         }
     }
 }

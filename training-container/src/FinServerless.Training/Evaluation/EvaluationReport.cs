@@ -35,7 +35,7 @@ public static class EvaluationReport
         }
 
         html.Append("</table>").Append(extraSection).Append("<h2>Lineage</h2><table>");
-        foreach (var (k, v) in model.Lineage ?? new Dictionary<string, string>())
+        foreach (var (k, v) in model.Lineage?.Fields() ?? [])
         {
             html.Append(CultureInfo.InvariantCulture, $"<tr><th>{WebUtility.HtmlEncode(k)}</th><td style=\"text-align:left\">{WebUtility.HtmlEncode(v)}</td></tr>");
         }
