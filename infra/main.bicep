@@ -37,7 +37,7 @@ param promotionMargin string = '0.002'
 param scoreMaxRows string = '10000'
 
 @description('Risk band cut-offs on the probability of default.')
-param riskBands string = 'A:0.02,B:0.05,C:0.1,D:0.2,E'
+param masterScale string = '1:0.0025,2:0.005,3:0.01,4:0.02,5:0.04,6:0.08,7:0.15,8:0.3,9'
 
 @description('Minutes before TrainModel gives up on a training job.')
 param trainingTimeoutMinutes string = '120'
@@ -129,7 +129,7 @@ module functionApp 'app/function-app.bicep' = {
     rescoreSchedule: rescoreSchedule
     promotionMargin: promotionMargin
     scoreMaxRows: scoreMaxRows
-    riskBands: riskBands
+    masterScale: masterScale
     trainingTimeoutMinutes: trainingTimeoutMinutes
   }
 }

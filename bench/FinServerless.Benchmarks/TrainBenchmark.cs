@@ -36,7 +36,16 @@ internal static class TrainBenchmark
         ["clip_quantile"] = 0.001,
     };
 
-    private sealed record Row(string Dataset, string Ours, double[] OurAuc, double OurSeconds, string Twin, double[] TwinAuc, double TwinSeconds);
+    private sealed record Row(string Dataset, string Ours, double[] OurAuc, double OurSeconds, string Twin, double[] TwinAuc, double TwinSeconds)
+    {
+        public double[] OurBrier { get; init; } = [];
+
+        public double[] OurEce { get; init; } = [];
+
+        public double[] TwinBrier { get; init; } = [];
+
+        public double[] TwinEce { get; init; } = [];
+    }
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -82,12 +91,19 @@ internal static class TrainBenchmark
                 {
                     var settings = new TrainerSettings { Parameters = parameters?.DeepClone().AsObject(), Seed = Seed, Threads = threads };
                     var clock = Stopwatch.StartNew();
-                    var auc = TrainingJob.CrossValidate(TrainingJob.Create(trainer), table, plan, settings, TrainingProgress.None, CancellationToken.None).ToArray();
+                    var scores = TrainingJob.CrossValidate(TrainingJob.Create(trainer), table, plan, settings, TrainingProgress.None, CancellationToken.None);
                     var seconds = clock.Elapsed.TotalSeconds;
                     var t = twins.GetProperty(twin);
-                    var row = new Row(name, trainer, auc, seconds, twin, t.GetProperty("auc").EnumerateArray().Select(a => a.GetDouble()).ToArray(), t.GetProperty("seconds").GetDouble());
+                    double[] Twin(string metric) => [.. t.GetProperty(metric).EnumerateArray().Select(a => a.GetDouble())];
+                    var row = new Row(name, trainer, [.. scores.Select(s => s.Auc)], seconds, twin, Twin("auc"), t.GetProperty("seconds").GetDouble())
+                    {
+                        OurBrier = [.. scores.Select(s => s.Brier)],
+                        OurEce = [.. scores.Select(s => s.Ece)],
+                        TwinBrier = Twin("brier"),
+                        TwinEce = Twin("ece"),
+                    };
                     rows.Add(row);
-                    Console.WriteLine($"  {trainer,-10} AUC {auc.Average():0.0000} in {seconds,6:0.0} s | {twin,-15} AUC {row.TwinAuc.Average():0.0000} in {row.TwinSeconds,6:0.0} s");
+                    Console.WriteLine($"  {trainer,-10} AUC {row.OurAuc.Average():0.0000} ECE {row.OurEce.Average():0.0000} in {seconds,6:0.0} s | {twin,-15} AUC {row.TwinAuc.Average():0.0000} ECE {row.TwinEce.Average():0.0000} in {row.TwinSeconds,6:0.0} s");
                 }
             }
         }
@@ -159,14 +175,14 @@ internal static class TrainBenchmark
         sb.AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture, $"Produced by `./eng/bench.sh train` on {MachineInfo.Describe()}, {DateTime.UtcNow:yyyy-MM-dd}.");
         sb.AppendLine();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"{folds}-fold stratified cross-validation, seed {Seed}. Both sides train on the very same rows: the benchmark writes the curated matrix and the fold plan (fit rows, early-stopping rows = a stratified 10% of each fold's training rows, test rows, and XGBoost's parameters per fold) and `training-container/python/cv_twins.py` reads them. AUC is on each fold's test rows; time is the wall time of training and predicting all folds (data loading excluded). XGBoost: {XGBoostThreads} threads on both sides (the same libxgboost 1.7). MLP 64-32-1, dropout 0.1, Adam 1e-3, batch 256, up to 30 epochs, patience 3, {MlpThreads} libtorch thread on both sides (the same libtorch 1.13.1 with OpenBLAS, `OPENBLAS_NUM_THREADS=1`). The scorecard (WoE bins + L2 logistic) is set beside scikit-learn's logistic regression on raw and on log1p features.");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{folds}-fold stratified cross-validation, seed {Seed}. Both sides train on the very same rows: the benchmark writes the curated matrix and the fold plan (fit rows, early-stopping rows = a stratified 10% of each fold's training rows, test rows, and XGBoost's parameters per fold) and `training-container/python/cv_twins.py` reads them. AUC, Brier score and ECE (expected calibration error over ten equal-count bins) are on each fold's test rows; our PDs are calibrated as the training job calibrates them (Platt scaling fitted on the fold's early-stopping rows), and so are the XGBoost and MLP twins' (scikit-learn's `LogisticRegression` on the logit of their stop-row predictions, unpenalized: Platt's method); the logistic twins are used as they come. Time is the wall time of training and predicting all folds (data loading excluded). XGBoost: {XGBoostThreads} threads on both sides (the same libxgboost 1.7). MLP 64-32-1, dropout 0.1, Adam 1e-3, batch 256, up to 30 epochs, patience 3, {MlpThreads} libtorch thread on both sides (the same libtorch 1.13.1 with OpenBLAS, `OPENBLAS_NUM_THREADS=1`). The scorecard (WoE bins + L2 logistic) is set beside scikit-learn's logistic regression on raw and on log1p features.");
         sb.AppendLine();
-        sb.AppendLine("| Dataset | Ours | AUC (mean ± sd) | Time (s) | Python twin | AUC (mean ± sd) | Time (s) | AUC gap | Time ratio |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| Dataset | Ours | AUC (mean ± sd) | Brier | ECE | Time (s) | Python twin | AUC (mean ± sd) | Brier | ECE | Time (s) | AUC gap | Time ratio |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in rows)
         {
             static string Auc(double[] a) => $"{a.Average():0.0000} ± {Math.Sqrt(a.Average(v => Math.Pow(v - a.Average(), 2))):0.0000}";
-            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Dataset} | {r.Ours} | {Auc(r.OurAuc)} | {r.OurSeconds:0.0} | {r.Twin} | {Auc(r.TwinAuc)} | {r.TwinSeconds:0.0} | {r.OurAuc.Average() - r.TwinAuc.Average():+0.0000;-0.0000;+0.0000} | {r.OurSeconds / r.TwinSeconds:0.00}× |");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Dataset} | {r.Ours} | {Auc(r.OurAuc)} | {r.OurBrier.Average():0.0000} | {r.OurEce.Average():0.0000} | {r.OurSeconds:0.0} | {r.Twin} | {Auc(r.TwinAuc)} | {r.TwinBrier.Average():0.0000} | {r.TwinEce.Average():0.0000} | {r.TwinSeconds:0.0} | {r.OurAuc.Average() - r.TwinAuc.Average():+0.0000;-0.0000;+0.0000} | {r.OurSeconds / r.TwinSeconds:0.00}× |");
         }
 
         sb.AppendLine();

@@ -122,6 +122,10 @@ public static class Demo
         var modelId = training["output"]!["model"]!.ToString();
         var model = modelId[..modelId.IndexOf('@')];
         Step($"trained {modelId}: AUC {decision["candidateAuc"]!.GetValue<double>():0.0000} on held-out rows; {decision["reason"]}");
+        var version = modelId[(modelId.IndexOf('@') + 1)..];
+        var metrics = JsonNode.Parse((await blobs.GetBlobContainerClient(StorageLayout.ModelsContainer).GetBlobClient(StorageLayout.ModelFile(ModelReference.Parse(modelId), ModelFiles.Manifest)[(StorageLayout.ModelsContainer.Length + 1)..]).DownloadContentAsync(cancellationToken)).Value.Content.ToMemory().Span)!["metrics"]!;
+        var calibration = $"mean PD {metrics["mean_pd"]!.GetValue<double>():0.0000} vs observed {metrics["observed_rate"]!.GetValue<double>():0.0000}, ECE {metrics["ece"]!.GetValue<double>():0.0000}, Brier {metrics["brier"]!.GetValue<double>():0.0000}";
+        Step($"calibrated on held-out rows: {calibration}");
         var models = await http.GetFromJsonAsync<JsonObject>($"api/models/{model}", cancellationToken);
         var champion = models?["models"]?[0]?["champion"]?["version"]?.ToString();
         Step($"champion of {model}: {champion ?? "(none)"}");
@@ -174,9 +178,12 @@ public static class Demo
         output.WriteLine("Demo summary");
         output.WriteLine($"  partner file     inbox-{Partner}/{Dataset}/{Path.GetFileName(samplePath)}");
         output.WriteLine($"  rows             {curated:N0} curated, {quarantined:N0} quarantined   ({run["manifest"]})");
-        output.WriteLine($"  model            {modelId} ({trainer}), held-out AUC {result.Auc:0.0000}, report models/{model}/{modelId[(modelId.IndexOf('@') + 1)..]}/report.html");
+        output.WriteLine($"  model            {modelId} ({trainer}), held-out AUC {result.Auc:0.0000}, report models/{model}/{version}/report.html");
+        output.WriteLine($"  calibration      {calibration} (held-out rows)");
         output.WriteLine($"  champion         {model}@{champion}");
         output.WriteLine($"  rows scored      {scored:N0}   ({scoreManifest})");
+        var grades = scoredRun["bands"]!.AsObject().Select(g => (Grade: g.Key, Rows: g.Value!.GetValue<long>())).ToList();
+        output.WriteLine($"  grades           {string.Join("  ", grades.Select(g => $"{g.Grade}: {g.Rows:N0} ({g.Rows / (double)Math.Max(1, scored):0.0%})"))}   (master scale on calibrated PD)");
         output.WriteLine($"  rescore summary  {summaryPath}");
         output.WriteLine($"  outputs copied   {Path.GetRelativePath(RepositoryLayout.Root, outputFolder)}/ (curated, quarantine, models, scores)");
         output.WriteLine($"  elapsed          {clock.Elapsed.TotalSeconds:0.0} s");

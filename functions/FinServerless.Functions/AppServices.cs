@@ -26,7 +26,7 @@ public sealed class AppServices : IDisposable
         IngestOptions = IngestSettings.Apply(new IngestOptions(), settings.Reader);
         Training = TrainingOptions.From(settings);
         ScoreLimits = ScoreLimits.From(settings);
-        Bands = settings.Get(AppSettings.RiskBands) is { } bands ? RiskBands.Parse(bands, AppSettings.RiskBands) : RiskBands.Default;
+        Bands = settings.Get(AppSettings.MasterScale) is { } bands ? RiskBands.Parse(bands, AppSettings.MasterScale) : RiskBands.Default;
         Jobs = settings.Get(AppSettings.TrainingDispatcher) switch
         {
             null or "local" => new LocalProcessDispatcher(settings),

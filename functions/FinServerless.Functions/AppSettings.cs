@@ -35,8 +35,8 @@ public sealed class AppSettings(Func<string, string?> read)
     /// <summary>NCRONTAB (six fields) of NightlyRescore, which its timer trigger names as %FINSERVERLESS_RESCORE_SCHEDULE%. Default "0 0 2 * * *".</summary>
     public const string RescoreSchedule = "FINSERVERLESS_RESCORE_SCHEDULE";
 
-    /// <summary>Risk band cut-offs, for example "A:0.02,B:0.05,C:0.1,D:0.2,E". Default as shown.</summary>
-    public const string RiskBands = "FINSERVERLESS_RISK_BANDS";
+    /// <summary>The master scale: grades by calibrated PD, "NAME:UPPER_BOUND,...,TOP". Default "1:0.0025,2:0.005,3:0.01,4:0.02,5:0.04,6:0.08,7:0.15,8:0.3,9".</summary>
+    public const string MasterScale = "FINSERVERLESS_MASTER_SCALE";
 
     /// <summary>"local" (a process on this machine) or "containerapps" (an Azure Container Apps job). Default local.</summary>
     public const string TrainingDispatcher = "FINSERVERLESS_TRAINING_DISPATCHER";
@@ -74,7 +74,7 @@ public sealed class AppSettings(Func<string, string?> read)
     /// <summary>Every setting name above (for documentation and the deployment test).</summary>
     public static IReadOnlyList<string> All { get; } =
     [
-        Storage, ScoreMaxRows, ScoreMaxBodyBytes, IngestMaxDecompressedBytes, IngestMaxExpansionRatio, IngestMaxRows, PromotionMargin, RescoreSchedule, RiskBands, TrainingDispatcher, TrainerCommand,
+        Storage, ScoreMaxRows, ScoreMaxBodyBytes, IngestMaxDecompressedBytes, IngestMaxExpansionRatio, IngestMaxRows, PromotionMargin, RescoreSchedule, MasterScale, TrainingDispatcher, TrainerCommand,
         TrainingJobResourceId, ManagedIdentityClientId, TrainingDevice, TrainingTimeoutMinutes, TrainingPollSeconds,
         TrainMinRows, TrainMinClassRows, PromotionMinRows, PromotionMinClassRows,
     ];

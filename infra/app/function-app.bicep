@@ -17,7 +17,7 @@ param trainingJobId string
 param rescoreSchedule string
 param promotionMargin string
 param scoreMaxRows string
-param riskBands string
+param masterScale string
 param trainingTimeoutMinutes string
 
 var isFlex = plan == 'FlexConsumption'
@@ -48,7 +48,7 @@ var appSettings = {
   FINSERVERLESS_INGEST_PART_BYTES: '33554432'
   FINSERVERLESS_PROMOTION_MARGIN: promotionMargin
   FINSERVERLESS_RESCORE_SCHEDULE: rescoreSchedule
-  FINSERVERLESS_RISK_BANDS: riskBands
+  FINSERVERLESS_MASTER_SCALE: masterScale
   FINSERVERLESS_TRAINING_DISPATCHER: 'containerapps'
   FINSERVERLESS_TRAINING_JOB_ID: trainingJobId
   FINSERVERLESS_TRAINING_DEVICE: 'cuda'

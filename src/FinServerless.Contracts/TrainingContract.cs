@@ -101,6 +101,9 @@ public sealed record TrainingJobSpec
     /// <summary>Fewest rows of each class to train on (null: the trainer's default).</summary>
     public long? MinClassRows { get; init; }
 
+    /// <summary>The platform's master scale (grades by PD, as FINSERVERLESS_MASTER_SCALE writes it) for the report's grade table; null: the default.</summary>
+    public string? MasterScale { get; init; }
+
     /// <summary>
     /// Whether the trainer also scores the model's champion (read when it evaluates) on its held-out rows, so the
     /// promotion is decided from its result with no curated data outside the job.

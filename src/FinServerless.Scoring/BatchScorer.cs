@@ -141,7 +141,7 @@ public static class BatchScorer
     }
 
     private static IReadOnlyList<string> OutputColumns(RunManifest run) =>
-        [.. run.IdColumns, "probability_of_default", "risk_band", "model"];
+        [.. run.IdColumns, "probability_of_default", "grade", "model"];
 
     private sealed record PartResult(ScoredPart Scored);
 
@@ -228,7 +228,7 @@ public static class BatchScorer
             }
 
             writer.Field("probability_of_default");
-            writer.Field("risk_band");
+            writer.Field("grade");
             writer.Field("model");
             writer.EndRow();
             format.Stop();

@@ -135,6 +135,9 @@ public sealed class LoadedModel : IDisposable
         {
             result[r] = values[(r * width) + column];
         }
+
+        // The manifest's calibration turns the model's output into the probability of default, on every path.
+        Manifest.Calibration?.ApplyInPlace(result);
     }
 
     private static string Describe(IReadOnlyDictionary<string, NodeMetadata> nodes) => string.Join(", ", nodes.Select(n => Describe(n.Key, n.Value)));

@@ -54,6 +54,9 @@ public sealed record ModelManifest
     /// <summary>The ONNX artifact.</summary>
     public required OnnxArtifact Onnx { get; init; }
 
+    /// <summary>How raw outputs become probabilities of default (null: the ONNX output is the probability).</summary>
+    public ProbabilityCalibration? Calibration { get; init; }
+
     /// <summary>Evaluation metrics (auc, ks, gini, ...).</summary>
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
 

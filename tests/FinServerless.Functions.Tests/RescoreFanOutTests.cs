@@ -87,7 +87,7 @@ public sealed class StartupSettingsTests(AzuriteFixture azurite) : IClassFixture
 {
     [Theory]
     [InlineData("FINSERVERLESS_TRAINING_DISPATCHER", "kubernetes")]
-    [InlineData("FINSERVERLESS_RISK_BANDS", "A:zero")]
+    [InlineData("FINSERVERLESS_MASTER_SCALE", "A:zero")]
     [InlineData("FINSERVERLESS_INGEST_PART_BYTES", "12")]
     [InlineData("FINSERVERLESS_TRAINING_DEVICE", "gpu")]
     [InlineData("FINSERVERLESS_PROMOTION_MARGIN", "a little")]

@@ -65,7 +65,7 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
             Assert.Equal("linear@1.0.0", modelId);
         }
 
-        Assert.Equal(["ID", "probability_of_default", "risk_band", "model"], outcome.Manifest.Columns);
+        Assert.Equal(["ID", "probability_of_default", "grade", "model"], outcome.Manifest.Columns);
         Assert.True(outcome.Manifest.Timings.OrtRunSeconds > 0);
     }
 
@@ -220,7 +220,7 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         Assert.False(first.AlreadyDone);
         Assert.True(second.AlreadyDone);
         Assert.Equal(first.Manifest.CreatedAt, second.Manifest.CreatedAt);
-        Assert.Equal(30_000, second.Manifest.Bands["E"]);
+        Assert.Equal(30_000, second.Manifest.Bands.Values.Sum());
     }
 
     [Fact]
@@ -314,6 +314,6 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         Assert.Equal(1, bands.IndexOf(0.05));
         Assert.Equal(2, bands.IndexOf(0.9));
         Assert.Contains("must increase", Assert.Throws<ArgumentException>(() => RiskBands.Parse("low:0.3,high:0.1,top")).Message);
-        Assert.Contains("FINSERVERLESS_RISK_BANDS", Assert.Throws<ArgumentException>(() => RiskBands.Parse("low:x,top")).Message);
+        Assert.Contains("FINSERVERLESS_MASTER_SCALE", Assert.Throws<ArgumentException>(() => RiskBands.Parse("low:x,top")).Message);
     }
 }

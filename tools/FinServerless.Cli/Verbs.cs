@@ -221,7 +221,7 @@ internal static class Verbs
             scoreOptions = scoreOptions with { SessionPerPartition = !bool.Parse(shared) };
         }
 
-        if (Environment.GetEnvironmentVariable("FINSERVERLESS_RISK_BANDS") is { Length: > 0 } bands)
+        if (Environment.GetEnvironmentVariable("FINSERVERLESS_MASTER_SCALE") is { Length: > 0 } bands)
         {
             scoreOptions = scoreOptions with { Bands = FinServerless.Scoring.RiskBands.Parse(bands) };
         }
@@ -263,7 +263,7 @@ internal static class Verbs
         else
         {
             Console.WriteLine($"{(outcome.AlreadyDone ? "already scored" : "scored")} {m.Rows:N0} rows of run {m.RunId} with {model.Manifest.Id}");
-            Console.WriteLine($"  bands     {string.Join(", ", m.Bands.Select(b => $"{b.Key} {b.Value:N0}"))}");
+            Console.WriteLine($"  grades    {string.Join(", ", m.Bands.Select(b => $"{b.Key} {b.Value:N0}"))}");
             Console.WriteLine($"  manifest  {store.Describe(outcome.ManifestPath)}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  took      {scoreSeconds:0.00} s to score ({m.Rows / scoreSeconds:N0} rows/s; ORT Run {m.Timings.OrtRunSeconds:0.00} s summed over partitions), peak memory {PeakRssMiB():0} MiB"));
         }

@@ -8,8 +8,10 @@ XGBoost parameters per fold) and trains, fold by fold:
                    dropout, Adam, BCE on logits, batch size, epochs and patience as ours
   logistic_raw     python3-sklearn LogisticRegression on median-imputed, standardized features
   logistic_log1p   the same after sign(x)·log1p(|x|)
-Prints one JSON line: per twin, the AUC of each fold on its test rows and the seconds spent training and
-predicting (data loading excluded).
+The XGBoost and MLP twins' probabilities are calibrated as ours are: Platt scaling fitted on the fold's stop rows
+(scikit-learn's LogisticRegression on their logit, unpenalized); the logistic twins are used as they come.
+Prints one JSON line: per twin, the AUC, Brier score and expected calibration error (ten equal-count bins) of each
+fold on its test rows, and the seconds spent training and predicting (data loading excluded).
 """
 import argparse
 import json
@@ -28,6 +30,31 @@ def auc(y, p):
     return float(roc_auc_score(y, p))
 
 
+def platt(stop_p, stop_y, test_p):
+    """Platt scaling: a logistic regression of the stop rows' labels on the logit of their predictions."""
+    from sklearn.linear_model import LogisticRegression
+
+    def logit(p):
+        p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+        return np.log(p / (1 - p)).reshape(-1, 1)
+
+    model = LogisticRegression(C=1e10, max_iter=1000).fit(logit(stop_p), stop_y)
+    return model.predict_proba(logit(test_p))[:, 1]
+
+
+def scores(y, p):
+    """AUC, Brier score and ECE over ten equal-count bins of the predictions (as the C# side bins them)."""
+    from sklearn.metrics import brier_score_loss
+    order = np.argsort(p, kind="stable")
+    n = len(p)
+    ece = 0.0
+    for d in range(10):
+        idx = order[n * d // 10:n * (d + 1) // 10]
+        if idx.size:
+            ece += idx.size * abs(float(np.mean(p[idx])) - float(np.mean(y[idx])))
+    return {"auc": auc(y, p), "brier": float(brier_score_loss(y, p)), "ece": ece / n}
+
+
 def run_xgboost(x, y, fold, threads):
     import xgboost as xgb
     params = dict(fold["xgboost"])
@@ -38,8 +65,10 @@ def run_xgboost(x, y, fold, threads):
     dfit = xgb.DMatrix(x[fit], label=y[fit], missing=np.nan)
     dstop = xgb.DMatrix(x[stop], label=y[stop], missing=np.nan)
     booster = xgb.train(params, dfit, rounds, evals=[(dstop, "valid")], early_stopping_rounds=patience, verbose_eval=False)
-    p = booster.predict(xgb.DMatrix(x[test], missing=np.nan), iteration_range=(0, booster.best_iteration + 1))
-    return auc(y[test], p)
+    best = (0, booster.best_iteration + 1)
+    p = booster.predict(xgb.DMatrix(x[test], missing=np.nan), iteration_range=best)
+    p_stop = booster.predict(dstop, iteration_range=best)
+    return scores(y[test], platt(p_stop, y[stop], p))
 
 
 def prepare(x_fit, q):
@@ -100,7 +129,9 @@ def run_mlp(x, y, fold, cfg, seed):
     net.load_state_dict(best_state)
     net.eval()
     with torch.no_grad():
-        return auc(y[test], torch.sigmoid(net(xt)).numpy().ravel())
+        p = torch.sigmoid(net(xt)).numpy().ravel()
+        p_stop = torch.sigmoid(net(xs)).numpy().ravel()
+    return scores(y[test], platt(p_stop, y[stop], p))
 
 
 def run_logistic(x, y, fold, log1p):
@@ -116,7 +147,7 @@ def run_logistic(x, y, fold, log1p):
 
     scaler = StandardScaler().fit(tf(x[train]))
     model = LogisticRegression(max_iter=1000).fit(scaler.transform(tf(x[train])), y[train])
-    return auc(y[test], model.predict_proba(scaler.transform(tf(x[test])))[:, 1])
+    return scores(y[test], model.predict_proba(scaler.transform(tf(x[test])))[:, 1])
 
 
 def main():
@@ -131,15 +162,16 @@ def main():
     torch.set_num_threads(plan["threads"]["mlp"])
     result = {}
     for twin in args.only.split(","):
-        started, aucs = time.perf_counter(), []
+        started, folds = time.perf_counter(), []
         for fold in plan["folds"]:
             if twin == "xgboost":
-                aucs.append(run_xgboost(x, y, fold, plan["threads"]["xgboost"]))
+                folds.append(run_xgboost(x, y, fold, plan["threads"]["xgboost"]))
             elif twin == "mlp":
-                aucs.append(run_mlp(x, y, fold, plan["mlp"], plan["seed"]))
+                folds.append(run_mlp(x, y, fold, plan["mlp"], plan["seed"]))
             else:
-                aucs.append(run_logistic(x, y, fold, twin == "logistic_log1p"))
-        result[twin] = {"auc": aucs, "seconds": time.perf_counter() - started}
+                folds.append(run_logistic(x, y, fold, twin == "logistic_log1p"))
+        result[twin] = {k: [f[k] for f in folds] for k in ("auc", "brier", "ece")}
+        result[twin]["seconds"] = time.perf_counter() - started
     print(json.dumps(result))
 
 

@@ -155,7 +155,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
         {
             var echo = row.Where(kv => !names.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
             echo["probability_of_default"] = Math.Round(probabilities[r], 6);
-            echo["risk_band"] = app.Bands.Names[app.Bands.IndexOf(probabilities[r])];
+            echo["grade"] = app.Bands.Names[app.Bands.IndexOf(probabilities[r])];
             return echo;
         }).ToList();
 

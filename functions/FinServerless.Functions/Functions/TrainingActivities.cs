@@ -33,6 +33,7 @@ public sealed class TrainingActivities(AppServices app)
             Device = options.Device,
             MinRows = options.Training.Rows,
             MinClassRows = options.Training.ClassRows,
+            MasterScale = app.Bands.ToString(),
         };
         _ = job.Check();
         return new PreparedTraining(job, run.RunId, run.Rows.Accepted, input.TimeoutMinutes ?? options.TimeoutMinutes, options.PollSeconds, input.Rescore);

@@ -36,6 +36,7 @@ public static class TrainerCommand
         ("--features", "FINSERVERLESS_TRAIN_FEATURES", "comma-separated features (default: every column but ids and the target)"),
         ("--status", "FINSERVERLESS_TRAIN_STATUS", "where to write status JSON as training goes (same forms as --output, for example blob://models/{name}/{version}/status.json)"),
         ("--min-rows", DataMinimums.TrainMinRowsSetting, "fewest labelled rows to train on (default 1000; 0: no minimum); fewer is bad input"),
+        ("--master-scale", "FINSERVERLESS_TRAIN_MASTER_SCALE", "grades by PD for the report's grade table, NAME:UPPER_BOUND,...,TOP (default " + FinServerless.Scoring.RiskBands.DefaultText + ")"),
         ("--min-class-rows", DataMinimums.TrainMinClassRowsSetting, "fewest rows of each class, defaults and non-defaults (default 50; 0: no minimum); fewer is bad input"),
     ];
 
@@ -150,6 +151,7 @@ public static class TrainerCommand
             Features = spec.Features,
             Minimums = defaults with { Rows = spec.MinRows ?? defaults.Rows, ClassRows = spec.MinClassRows ?? defaults.ClassRows },
             ScoreChampion = spec.ScoreChampion,
+            MasterScale = Scale(spec.MasterScale, "the job's masterScale"),
             Settings = new TrainerSettings
             {
                 Parameters = Hyperparameters.ParseJson(spec.Parameters?.ToJsonString(), "the job's parameters"),
@@ -201,6 +203,7 @@ public static class TrainerCommand
             Validation = settings.GetValueOrDefault("--validation", "holdout:0.2"),
             Features = settings.TryGetValue("--features", out var features) ? features.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null,
             Minimums = DataMinimums.Training(name => settings.GetValueOrDefault(Options.First(o => o.Variable == name).Option)),
+            MasterScale = Scale(settings.GetValueOrDefault("--master-scale"), "--master-scale"),
             Settings = new TrainerSettings
             {
                 Parameters = Hyperparameters.ParseJson(settings.GetValueOrDefault("--params"), "--params"),
@@ -239,6 +242,18 @@ public static class TrainerCommand
         }
 
         return values;
+    }
+
+    private static FinServerless.Scoring.RiskBands Scale(string? text, string what)
+    {
+        try
+        {
+            return text is null ? FinServerless.Scoring.RiskBands.Default : FinServerless.Scoring.RiskBands.Parse(text, what);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new TrainingInputException(ex.Message, ex);
+        }
     }
 
     private static int Integer(Dictionary<string, string> settings, string option, int fallback) =>

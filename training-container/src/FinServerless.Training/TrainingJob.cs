@@ -38,6 +38,9 @@ public sealed record TrainingRequest
     /// <summary>Fewest rows, and rows of each class, to train on (default 1,000 and 50).</summary>
     public DataMinimums Minimums { get; init; } = DataMinimums.DefaultTraining;
 
+    /// <summary>The master scale the evaluation's grade table uses.</summary>
+    public RiskBands MasterScale { get; init; } = RiskBands.Default;
+
     /// <summary>Also score the model's current champion (if any) on the same held-out rows (default true).</summary>
     public bool ScoreChampion { get; init; } = true;
 }
@@ -93,7 +96,7 @@ public static class TrainingJob
         throw new TrainingInputException($"Validation scheme '{scheme}' is not understood; use holdout:SHARE (0 < SHARE < 1, for example holdout:0.2) or kfold:K (2 ≤ K ≤ 20).");
     }
 
-    /// <summary>A model fitted on some rows and checked on others.</summary>
+    /// <summary>A model fitted on some rows and checked on others; <see cref="Native"/> holds its calibrated probabilities of the evaluation rows.</summary>
     public sealed record Fit(TrainedModel Model, float[] Native, byte[] Onnx, ModelManifest Draft, double ParityMaxAbsDiff) : IDisposable
     {
         /// <inheritdoc/>
@@ -136,7 +139,13 @@ public static class TrainingJob
             }
 
             progress.Report(trainer.Name, "parity", 1, 1, "onnx_max_abs_diff", worst);
-            return new Fit(model, native, onnx, draft, worst);
+
+            // A probability of default must be one: Platt scaling fitted on the early-stopping rows (held out from the
+            // fit), recorded in the manifest and applied wherever the model scores; the evaluation rows stay untouched.
+            var calibration = ProbabilityCalibration.FitPlatt(model.Predict(stopTable), stopTable.Y, $"the {stopTable.Rows:N0} early-stopping rows (held out from the fit)");
+            calibration.ApplyInPlace(native);
+            progress.Report(trainer.Name, "calibration", 1, 1, "platt_slope", calibration.Slope, string.Create(CultureInfo.InvariantCulture, $"intercept {calibration.Intercept:0.0000}"));
+            return new Fit(model, native, onnx, draft with { Calibration = calibration }, worst);
         }
         catch
         {
@@ -161,23 +170,33 @@ public static class TrainingJob
         return result;
     }
 
-    /// <summary>Stratified K-fold cross-validation; returns each fold's AUC on its held-out rows.</summary>
-    public static IReadOnlyList<double> CrossValidate(ITrainer trainer, TrainingTable table, int k, TrainerSettings settings, TrainingProgress progress, CancellationToken cancellationToken) =>
+    /// <summary>One fold's scores on its test rows: AUC, and Brier score and expected calibration error of the calibrated PD.</summary>
+    public sealed record FoldScore(double Auc, double Brier, double Ece);
+
+    /// <summary>Stratified K-fold cross-validation; returns each fold's scores on its held-out rows.</summary>
+    public static IReadOnlyList<FoldScore> CrossValidate(ITrainer trainer, TrainingTable table, int k, TrainerSettings settings, TrainingProgress progress, CancellationToken cancellationToken) =>
         CrossValidate(trainer, table, Folds.Plan(table.Y, k, settings.Seed, EarlyStoppingShare), settings, progress, cancellationToken);
 
-    /// <summary>Cross-validation over a given fold plan; returns each fold's AUC on its test rows.</summary>
-    public static IReadOnlyList<double> CrossValidate(ITrainer trainer, TrainingTable table, IReadOnlyList<Folds.FoldPlan> plan, TrainerSettings settings, TrainingProgress progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Cross-validation over a given fold plan, each fold as the job trains: fitted on its fit rows, early-stopped and
+    /// calibrated (Platt) on its stop rows, scored on its test rows.
+    /// </summary>
+    public static IReadOnlyList<FoldScore> CrossValidate(ITrainer trainer, TrainingTable table, IReadOnlyList<Folds.FoldPlan> plan, TrainerSettings settings, TrainingProgress progress, CancellationToken cancellationToken)
     {
-        var auc = new List<double>();
+        var scores = new List<FoldScore>();
         foreach (var fold in plan)
         {
             var test = table.Subset(fold.Test);
-            using var model = trainer.Train(table.Subset(fold.Fit), table.Subset(fold.Stop), settings, TrainingProgress.None, cancellationToken);
-            auc.Add(Metrics.Auc(model.Predict(test), test.Y));
-            progress.Report(trainer.Name, "cross-validation", auc.Count, plan.Count, "fold_auc", auc[^1]);
+            var stop = table.Subset(fold.Stop);
+            using var model = trainer.Train(table.Subset(fold.Fit), stop, settings, TrainingProgress.None, cancellationToken);
+            var predicted = model.Predict(test);
+            ProbabilityCalibration.FitPlatt(model.Predict(stop), stop.Y, "the fold's stop rows").ApplyInPlace(predicted);
+            var evaluation = Metrics.Evaluate(predicted, test.Y);
+            scores.Add(new FoldScore(evaluation.Auc, evaluation.Brier, evaluation.Ece));
+            progress.Report(trainer.Name, "cross-validation", scores.Count, plan.Count, "fold_auc", evaluation.Auc);
         }
 
-        return auc;
+        return scores;
     }
 
     /// <summary>The whole job: read the curated run from <paramref name="input"/>, train, check, evaluate and register in <paramref name="output"/>.</summary>
@@ -201,7 +220,7 @@ public static class TrainingJob
         request.Minimums.Require(table.Rows, table.Positives, $"The training data from {table.Source}");
         progress.Report(trainer.Name, "data", 1, 1, message: $"{table.Rows:N0} rows × {table.Columns} features, {table.Positives:N0} defaults, from run {run.RunId}");
 
-        IReadOnlyList<double>? foldAuc = k > 0 ? CrossValidate(trainer, table, k, request.Settings, progress, cancellationToken) : null;
+        IReadOnlyList<double>? foldAuc = k > 0 ? [.. CrossValidate(trainer, table, k, request.Settings, progress, cancellationToken).Select(s => s.Auc)] : null;
         var (trainRows, testRows) = Folds.Split(table.Y, Enumerable.Range(0, table.Rows).ToArray(), holdout, request.Settings.Seed);
         var train = table.Subset(trainRows);
         var wideTest = wide.Subset(testRows);
@@ -209,7 +228,7 @@ public static class TrainingJob
         test.RequireTrainable("held-out evaluation rows");
         using var fit = FitAndCheck(trainer, train, test, request.Settings, request.ModelName, version, request.ParityTolerance, progress, cancellationToken);
 
-        var evaluation = Metrics.Evaluate(fit.Native, test.Y);
+        var evaluation = Metrics.Evaluate(fit.Native, test.Y, request.MasterScale);
         var metrics = new Dictionary<string, double>(evaluation.Scalars)
         {
             ["onnx_parity_max_abs_diff"] = fit.ParityMaxAbsDiff,

@@ -9,7 +9,7 @@ public sealed record CurvePoint(double X, double Y);
 public sealed record CalibrationBin(int Decile, int Rows, double MeanPredicted, double ObservedRate);
 
 /// <summary>A risk band's share of rows and its observed default rate.</summary>
-public sealed record BandRow(string Band, int Rows, int Defaults, double ObservedRate, double MeanPredicted);
+public sealed record BandRow(string Band, int Rows, int Defaults, double ObservedRate, double MeanPredicted, string? Range = null);
 
 /// <summary>Every figure the evaluation report shows.</summary>
 public sealed record EvaluationResult(
@@ -25,6 +25,15 @@ public sealed record EvaluationResult(
     IReadOnlyList<CurvePoint> Roc,
     IReadOnlyList<CurvePoint> KsCurve)
 {
+    /// <summary>Mean predicted probability of default over the rows.</summary>
+    public double MeanPredicted => Calibration.Sum(c => c.MeanPredicted * c.Rows) / Math.Max(1, Rows);
+
+    /// <summary>Observed default rate of the rows.</summary>
+    public double ObservedRate => Positives / (double)Math.Max(1, Rows);
+
+    /// <summary>Expected calibration error: the row-weighted mean gap between predicted and observed rate over the ten equal-count bins.</summary>
+    public double Ece => Calibration.Sum(c => c.Rows * Math.Abs(c.MeanPredicted - c.ObservedRate)) / Math.Max(1, Rows);
+
     /// <summary>The scalar metrics by name, as recorded in model manifests.</summary>
     public IReadOnlyDictionary<string, double> Scalars => new Dictionary<string, double>
     {
@@ -33,6 +42,9 @@ public sealed record EvaluationResult(
         ["gini"] = Gini,
         ["log_loss"] = LogLoss,
         ["brier"] = Brier,
+        ["ece"] = Ece,
+        ["mean_pd"] = MeanPredicted,
+        ["observed_rate"] = ObservedRate,
         ["rows"] = Rows,
         ["positives"] = Positives,
     };
@@ -172,7 +184,7 @@ public static class Metrics
             sums[b] += predicted[i];
         }
 
-        return bands.Names.Select((name, b) => new BandRow(name, rows[b], defaults[b], rows[b] == 0 ? 0 : (double)defaults[b] / rows[b], rows[b] == 0 ? 0 : sums[b] / rows[b])).ToList();
+        return bands.Names.Select((name, b) => new BandRow(name, rows[b], defaults[b], rows[b] == 0 ? 0 : (double)defaults[b] / rows[b], rows[b] == 0 ? 0 : sums[b] / rows[b], bands.Range(b))).ToList();
     }
 
     private static int[] SortedOrder(ReadOnlySpan<float> predicted)
