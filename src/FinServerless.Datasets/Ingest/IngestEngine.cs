@@ -229,11 +229,13 @@ public static class IngestEngine
                 }
             }
 
+            var idChecks = pipeline.IdChecks();
+            var warnings = idChecks.Select(c => c.Warning(_accepted)).OfType<string>().ToList();
             string? reportPath = null;
             QuarantineReport? report = null;
             if (_rejectedRows > 0)
             {
-                report = Report(IngestState.Curated, null, $"{inputPath}: {_rejectedRows:N0} of {_read:N0} rows failed validation and were quarantined; the rest were curated.") with { CuratedRun = curatedPrefix };
+                report = Report(IngestState.Curated, null, $"{inputPath}: {_rejectedRows:N0} of {_read:N0} rows failed validation and were quarantined; the rest were curated.") with { CuratedRun = curatedPrefix, Warnings = warnings };
                 (reportPath, report) = await WriteReportAsync(report, includeRejected: true, cancellationToken).ConfigureAwait(false);
             }
 
@@ -256,13 +258,15 @@ public static class IngestEngine
                 Parts = _parts,
                 ExtraColumns = _map.ExtraColumns,
                 FormulaCellsNeutralized = pipeline.NeutralizedCells(),
+                IdChecks = idChecks,
+                Warnings = warnings,
                 QuarantineReport = reportPath,
                 Profile = profile,
                 Drift = drift,
             };
             var manifestPath = curatedPrefix + StorageLayout.ManifestFile;
             await output.WriteAsync(manifestPath, JsonSerializer.SerializeToUtf8Bytes(manifest, RunManifest.JsonOptions), "application/json", createOnly: true, cancellationToken).ConfigureAwait(false);
-            var message = $"{inputPath}: curated {_accepted:N0} of {_read:N0} rows as run {runId}" + (_rejectedRows > 0 ? $"; {_rejectedRows:N0} quarantined." : ".");
+            var message = $"{inputPath}: curated {_accepted:N0} of {_read:N0} rows as run {runId}" + (_rejectedRows > 0 ? $"; {_rejectedRows:N0} quarantined." : ".") + string.Concat(warnings.Select(w => $" Warning: {w}."));
             return new IngestOutcome(IngestState.Curated, runId, message, manifest, report, manifestPath, reportPath);
         }
 

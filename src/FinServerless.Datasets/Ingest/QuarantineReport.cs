@@ -68,6 +68,9 @@ public sealed record QuarantineReport
     /// <summary>File columns not in the contract, dropped: their count and positions (never their names, which are the file's text).</summary>
     public Validation.ExtraColumns ExtraColumns { get; init; } = Validation.ExtraColumns.None;
 
+    /// <summary>Warnings about the accepted rows (for example ids blank or repeated in the file), counts only.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>The curated run this file duplicates or produced.</summary>
     public string? CuratedRun { get; init; }
 }

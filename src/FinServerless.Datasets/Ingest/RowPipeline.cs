@@ -25,7 +25,9 @@ internal sealed class RowPipeline
     {
         _contract = contract;
         _blockBytes = blockBytes;
-        _workers = Enumerable.Range(0, Math.Max(1, workers)).Select(_ => new Worker(contract, map, reference)).ToArray();
+        var count = Math.Max(1, workers);
+        var idSeed = (ulong)Random.Shared.NextInt64();
+        _workers = Enumerable.Range(0, count).Select(_ => new Worker(contract, map, reference, idSeed, IdColumnTracker.MaxTracked / count)).ToArray();
     }
 
     /// <summary>Output column names.</summary>
@@ -114,6 +116,18 @@ internal sealed class RowPipeline
         return cells;
     }
 
+    /// <summary>Blank and repeated ids per id column over all accepted rows, merged from the workers'.</summary>
+    public IReadOnlyList<IdColumnCheck> IdChecks()
+    {
+        var merged = _workers[0].Ids;
+        foreach (var w in _workers.Skip(1))
+        {
+            merged.Merge(w.Ids);
+        }
+
+        return merged.Checks();
+    }
+
     /// <summary>The profile of all rows, merged from the workers' in a fixed order.</summary>
     public DatasetProfiler MergedProfiler()
     {
@@ -174,18 +188,21 @@ internal sealed class RowPipeline
         private readonly RowProcessor _processor;
         private readonly int[] _idColumns;
 
-        public Worker(DatasetContract contract, HeaderMap map, DatasetProfile? reference)
+        public Worker(DatasetContract contract, HeaderMap map, DatasetProfile? reference, ulong idSeed, int idBudget)
         {
             _contract = contract;
             _processor = new RowProcessor(contract, map);
             Formatter = new CuratedRowFormatter(_processor);
             Profiler = new DatasetProfiler(_processor, reference);
+            Ids = new IdColumnTracker(contract, _processor, idSeed, idBudget);
             _idColumns = Enumerable.Range(0, contract.Columns.Count).Where(i => contract.Columns[i].Role == ColumnRole.Id && !contract.Columns[i].Pii && _processor.Position(i) >= 0).ToArray();
         }
 
         public CuratedRowFormatter Formatter { get; }
 
         public DatasetProfiler Profiler { get; }
+
+        public IdColumnTracker Ids { get; }
 
         public async Task RunAsync(ChannelReader<RowBlock> input, ChannelWriter<RowBlock> output, string source, CancellationToken cancellationToken)
         {
@@ -215,6 +232,7 @@ internal sealed class RowPipeline
                         block.Accepted++;
                         Formatter.WriteRow(curated, row);
                         Profiler.Add(row);
+                        Ids.Add(row);
                     }
                     else
                     {

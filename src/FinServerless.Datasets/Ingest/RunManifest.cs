@@ -89,6 +89,12 @@ public sealed record RunManifest
     /// </summary>
     public IReadOnlyDictionary<string, long> FormulaCellsNeutralized { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>Blank and repeated ids per id column of the accepted rows (counts only).</summary>
+    public IReadOnlyList<IdColumnCheck> IdChecks { get; init; } = [];
+
+    /// <summary>What a reader of the run should know that did not stop it (for example ids blank or repeated in the file).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>Where the rejected rows are, when there are any.</summary>
     public string? QuarantineReport { get; init; }
 
