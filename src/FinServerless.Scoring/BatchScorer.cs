@@ -110,7 +110,7 @@ public static class BatchScorer
             Rows = parts.Sum(r => r.Part.Rows),
             Bands = bands,
             BandCutoffs = options.Bands.ToString(),
-            Columns = OutputColumns(run),
+            Columns = OutputColumns(run, model, options),
             Parts = parts.Select(r => r.Part).ToList(),
             Timings = new ScoreTimings(totalSeconds, parts.Sum(r => r.RunSeconds), parts.Sum(r => r.PrepareSeconds), parts.Sum(r => r.WriteSeconds)),
             CodeVersion = options.CodeVersion,
@@ -140,8 +140,11 @@ public static class BatchScorer
         }
     }
 
-    private static IReadOnlyList<string> OutputColumns(RunManifest run) =>
-        [.. run.IdColumns, "probability_of_default", "grade", "model"];
+    private static IReadOnlyList<string> OutputColumns(RunManifest run, ModelManifest model, ScoreOptions options) =>
+        [.. run.IdColumns, "probability_of_default", "grade", "model", .. ReasonColumns(ReasonCodes.For(model) is null ? 0 : options.ReasonCount)];
+
+    /// <summary>reason_1, reason_1_points, … reason_N, reason_N_points.</summary>
+    private static IEnumerable<string> ReasonColumns(int count) => Enumerable.Range(1, count).SelectMany(k => new[] { $"reason_{k}", $"reason_{k}_points" });
 
     private sealed record PartResult(ScoredPart Scored);
 
@@ -180,7 +183,9 @@ public static class BatchScorer
     private static async Task<(Utf8CsvWriter Writer, (long Rows, double RunSeconds, double PrepareSeconds) Timing)> ScoreRowsAsync(
         PartReader reader, LoadedModel model, SessionPool sessions, ScoreOptions options, long[] bandCounts, CancellationToken cancellationToken)
     {
-        var batches = new List<Task<(float[] Probabilities, double Seconds)>>();
+        var reasons = options.ReasonCount > 0 ? ReasonCodes.For(model.Manifest) : null;
+        var reasonCount = reasons is null ? 0 : options.ReasonCount;
+        var batches = new List<Task<(float[] Probabilities, double Seconds, int[]? Reasons, float[]? Lost)>>();
         try
         {
             using (reader)
@@ -209,7 +214,7 @@ public static class BatchScorer
                         break;
                     }
 
-                    batches.Add(RunBatch(model, sessions, data, n, cancellationToken));
+                    batches.Add(RunBatch(model, sessions, data, n, reasons, reasonCount, cancellationToken));
                 }
                 while (n == options.BatchRows);
             }
@@ -230,7 +235,13 @@ public static class BatchScorer
             writer.Field("probability_of_default");
             writer.Field("grade");
             writer.Field("model");
+            foreach (var column in ReasonColumns(reasonCount))
+            {
+                writer.Field(column);
+            }
+
             writer.EndRow();
+            var reasonNames = reasons?.Names.Select(System.Text.Encoding.UTF8.GetBytes).ToArray() ?? [];
             format.Stop();
 
             double runSeconds = 0;
@@ -238,7 +249,7 @@ public static class BatchScorer
             var start = 0;
             foreach (var batch in batches)
             {
-                var (p, seconds) = await batch.ConfigureAwait(false);
+                var (p, seconds, reasonIndex, reasonLost) = await batch.ConfigureAwait(false);
                 runSeconds += seconds;
                 format.Start();
                 for (var r = 0; r < p.Length; r++, row++)
@@ -256,6 +267,21 @@ public static class BatchScorer
                     writer.Field(probability);
                     writer.SafeField(bandNames[band]);
                     writer.SafeField(modelId);
+                    for (var k = 0; k < reasonCount; k++)
+                    {
+                        var feature = reasonIndex![(r * reasonCount) + k];
+                        if (feature < 0)
+                        {
+                            writer.Empty();
+                            writer.Empty();
+                        }
+                        else
+                        {
+                            writer.SafeField(reasonNames[feature]);
+                            writer.Field(MathF.Round(reasonLost![(r * reasonCount) + k], 2));
+                        }
+                    }
+
                     writer.EndRow();
                 }
 
@@ -273,7 +299,8 @@ public static class BatchScorer
     }
 
     /// <summary>Runs one batch on the first free session, on a pool thread; then frees its place and its buffer.</summary>
-    private static Task<(float[] Probabilities, double Seconds)> RunBatch(LoadedModel model, SessionPool sessions, float[] data, int rows, CancellationToken cancellationToken) =>
+    private static Task<(float[] Probabilities, double Seconds, int[]? Reasons, float[]? Lost)> RunBatch(
+        LoadedModel model, SessionPool sessions, float[] data, int rows, ReasonCodes? reasons, int reasonCount, CancellationToken cancellationToken) =>
         Task.Run(
             async () =>
             {
@@ -283,8 +310,22 @@ public static class BatchScorer
                     try
                     {
                         var clock = Stopwatch.StartNew();
-                        var p = model.Predict(data.AsMemory(0, rows * model.Manifest.Features.Count), rows, session);
-                        return (p, clock.Elapsed.TotalSeconds);
+                        var f = model.Manifest.Features.Count;
+                        var p = model.Predict(data.AsMemory(0, rows * f), rows, session);
+                        int[]? index = null;
+                        float[]? lost = null;
+                        if (reasons is not null && reasonCount > 0)
+                        {
+                            // Reasons from the same model input the PD came from (imputed as scoring imputes).
+                            index = new int[rows * reasonCount];
+                            lost = new float[rows * reasonCount];
+                            for (var r = 0; r < rows; r++)
+                            {
+                                reasons.Top(data.AsSpan(r * f, f), index.AsSpan(r * reasonCount, reasonCount), lost.AsSpan(r * reasonCount, reasonCount));
+                            }
+                        }
+
+                        return (p, clock.Elapsed.TotalSeconds, index, lost);
                     }
                     finally
                     {

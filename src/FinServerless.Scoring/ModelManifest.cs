@@ -57,6 +57,9 @@ public sealed record ModelManifest
     /// <summary>How raw outputs become probabilities of default (null: the ONNX output is the probability).</summary>
     public ProbabilityCalibration? Calibration { get; init; }
 
+    /// <summary>How the model explains a score (reason codes), or null when the manifest predates them.</summary>
+    public ReasonModel? Reasons { get; init; }
+
     /// <summary>Evaluation metrics (auc, ks, gini, ...).</summary>
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
 

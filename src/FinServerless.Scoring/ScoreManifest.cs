@@ -79,6 +79,9 @@ public sealed record ScoreOptions
     /// <summary>Risk bands.</summary>
     public RiskBands Bands { get; init; } = RiskBands.Default;
 
+    /// <summary>Reason codes per scored row, for models that give them (columns reason_1 … reason_N with their points lost). Default 4; 0: none.</summary>
+    public int ReasonCount { get; init; } = 4;
+
     /// <summary>Code version recorded in manifests.</summary>
     public string CodeVersion { get; init; } = typeof(ScoreOptions).Assembly.GetName().Version?.ToString() ?? "0";
 }

@@ -151,11 +151,23 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
 
         var probabilities = model.Predict(x, rows.Count);
         var names = features.Select(f => f.Name).ToHashSet();
+        var reasons = ReasonCodes.For(model.Manifest);
+        const int reasonCount = 4;
+        var reasonIndex = new int[reasonCount];
+        var reasonLost = new float[reasonCount];
         var results = rows.Select((row, r) =>
         {
             var echo = row.Where(kv => !names.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
             echo["probability_of_default"] = Math.Round(probabilities[r], 6);
             echo["grade"] = app.Bands.Names[app.Bands.IndexOf(probabilities[r])];
+            if (reasons is not null)
+            {
+                // The same reasons batch scoring writes, from the same model input.
+                reasons.Top(x.AsSpan(r * features.Count, features.Count), reasonIndex, reasonLost);
+                echo["reasons"] = Enumerable.Range(0, reasonCount).Where(k => reasonIndex[k] >= 0)
+                    .Select(k => new { feature = reasons.Names[reasonIndex[k]], pointsLost = Math.Round(reasonLost[k], 2) }).ToList();
+            }
+
             return echo;
         }).ToList();
 

@@ -54,6 +54,9 @@ public abstract class TrainedModel : IDisposable
     /// <summary>Probabilities from the native engine for raw rows (missing values as NaN).</summary>
     public abstract float[] Predict(TrainingTable table);
 
+    /// <summary>How the model explains a score (null: it gives no reason codes).</summary>
+    public ReasonModel? Reasons { get; protected init; }
+
     /// <summary>The model as ONNX.</summary>
     public abstract byte[] ExportOnnx();
 

@@ -331,6 +331,13 @@ public sealed class ScorecardTrainer : ITrainer
                 b.Thresholds, b.Woe.Select(w => (float)(beta[j] * w)).ToArray(), (float)(beta[j] * b.MissingWoe))).ToArray();
             Artifacts["scorecard.json"] = JsonSerializer.SerializeToUtf8Bytes(Table(), new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true });
             ReportSection = Html();
+            var share = (offset - (factor * intercept)) / bins.Length;
+            Reasons = new ReasonModel
+            {
+                Method = "scorecard-points",
+                Note = "each characteristic's points below its maximum, the largest first: the points the applicant lost there",
+                Characteristics = [.. bins.Select((b, j) => new ReasonCharacteristic(b.Feature, b.Thresholds, [.. b.Woe.Append(b.MissingWoe).Select(w => share - (factor * beta[j] * w))]))],
+            };
         }
 
         public override float[] Predict(TrainingTable table)

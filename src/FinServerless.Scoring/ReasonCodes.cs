@@ -1,0 +1,110 @@
+namespace FinServerless.Scoring;
+
+/// <summary>One characteristic of a points-based model: its bin edges and each bin's points (the missing bin last).</summary>
+/// <param name="Feature">The model feature.</param>
+/// <param name="Thresholds">Upper edges of the bins, increasing: a value goes to the first bin whose edge it does not exceed.</param>
+/// <param name="Points">Points of each bin, then of the missing bin (one more than the thresholds, plus one).</param>
+public sealed record ReasonCharacteristic(string Feature, float[] Thresholds, double[] Points)
+{
+    /// <summary>The most points the characteristic gives.</summary>
+    public double MaxPoints => Points.Max();
+
+    /// <summary>The bin of <paramref name="value"/> (NaN: the missing bin).</summary>
+    public int BinOf(float value)
+    {
+        if (float.IsNaN(value))
+        {
+            return Thresholds.Length + 1;
+        }
+
+        var bin = 0;
+        while (bin < Thresholds.Length && value > Thresholds[bin])
+        {
+            bin++;
+        }
+
+        return bin;
+    }
+}
+
+/// <summary>
+/// How a model explains a score, recorded in its manifest. <c>scorecard-points</c>: each characteristic's points
+/// below its maximum (the usual adverse-action method for a scorecard), the largest first. <c>none</c>: the model
+/// gives no reasons, and <see cref="Note"/> says why.
+/// </summary>
+public sealed record ReasonModel
+{
+    /// <summary>"scorecard-points" or "none".</summary>
+    public required string Method { get; init; }
+
+    /// <summary>What the method means, or why there are none.</summary>
+    public string? Note { get; init; }
+
+    /// <summary>The characteristics, for scorecard-points.</summary>
+    public IReadOnlyList<ReasonCharacteristic>? Characteristics { get; init; }
+
+    /// <summary>Whether reasons can be computed.</summary>
+    public bool GivesReasons => Method == "scorecard-points" && Characteristics is { Count: > 0 };
+}
+
+/// <summary>Computes a row's reason codes from its model input (features in the manifest's order).</summary>
+public sealed class ReasonCodes
+{
+    private readonly ReasonCharacteristic[] _characteristics;
+    private readonly int[] _positions;
+    private readonly string[] _names;
+
+    /// <summary>Reasons for <paramref name="manifest"/>'s rows, or null when the model gives none.</summary>
+    public static ReasonCodes? For(ModelManifest manifest) => manifest.Reasons is { GivesReasons: true } reasons ? new ReasonCodes(manifest, reasons) : null;
+
+    private ReasonCodes(ModelManifest manifest, ReasonModel reasons)
+    {
+        var names = manifest.Features.Select(f => f.Name).ToList();
+        _characteristics = [.. reasons.Characteristics!.Where(c => names.Contains(c.Feature))];
+        _positions = [.. _characteristics.Select(c => names.IndexOf(c.Feature))];
+        _names = [.. _characteristics.Select(c => c.Feature)];
+    }
+
+    /// <summary>The feature names the reasons index into.</summary>
+    public IReadOnlyList<string> Names => _names;
+
+    /// <summary>
+    /// The row's top <paramref name="features"/>.Length reasons: the characteristics losing the most points against
+    /// their maximum, largest first, only those losing some (the rest are -1 with 0 points).
+    /// </summary>
+    public void Top(ReadOnlySpan<float> row, Span<int> features, Span<float> pointsLost)
+    {
+        features.Fill(-1);
+        pointsLost.Clear();
+        for (var c = 0; c < _characteristics.Length; c++)
+        {
+            var characteristic = _characteristics[c];
+            var lost = (float)(characteristic.MaxPoints - characteristic.Points[characteristic.BinOf(row[_positions[c]])]);
+            if (!(lost > 0))
+            {
+                continue;
+            }
+
+            // Insert into the short sorted list (N is small: a few reasons).
+            var at = features.Length;
+            while (at > 0 && (features[at - 1] < 0 || lost > pointsLost[at - 1]))
+            {
+                at--;
+            }
+
+            if (at >= features.Length)
+            {
+                continue;
+            }
+
+            for (var k = features.Length - 1; k > at; k--)
+            {
+                features[k] = features[k - 1];
+                pointsLost[k] = pointsLost[k - 1];
+            }
+
+            features[at] = c;
+            pointsLost[at] = lost;
+        }
+    }
+}
