@@ -100,14 +100,22 @@ public sealed class AppServices : IDisposable
     }
 
     /// <summary>Reads a curated run manifest from a path a caller gave (<c>curated/{partner}/{dataset}/{run}/_manifest.json</c>, checked).</summary>
-    public Task<RunManifest> ReadRunAsync(string manifestPath, CancellationToken cancellationToken)
-    {
-        var (partner, dataset, run) = StorageLayout.ParseCuratedManifest(manifestPath);
-        return ReadRunAsync(partner, dataset, run, cancellationToken);
-    }
+    public async Task<RunManifest> ReadRunAsync(string manifestPath, CancellationToken cancellationToken) =>
+        (await ReadCommittedRunAsync(manifestPath, cancellationToken).ConfigureAwait(false)).Run;
 
     /// <summary>Reads a curated run manifest; it must describe the run it is stored as.</summary>
-    public async Task<RunManifest> ReadRunAsync(StorageName partner, StorageName dataset, StorageName run, CancellationToken cancellationToken)
+    public async Task<RunManifest> ReadRunAsync(StorageName partner, StorageName dataset, StorageName run, CancellationToken cancellationToken) =>
+        (await ReadCommittedRunAsync(partner, dataset, run, cancellationToken).ConfigureAwait(false)).Run;
+
+    /// <summary>A committed run from a path a caller gave, with its manifest's SHA-256 (one read).</summary>
+    public Task<CommittedRun> ReadCommittedRunAsync(string manifestPath, CancellationToken cancellationToken)
+    {
+        var (partner, dataset, run) = StorageLayout.ParseCuratedManifest(manifestPath);
+        return ReadCommittedRunAsync(partner, dataset, run, cancellationToken);
+    }
+
+    /// <summary>A committed run with its manifest's SHA-256, read once; the manifest must describe the run it is stored as.</summary>
+    public async Task<CommittedRun> ReadCommittedRunAsync(StorageName partner, StorageName dataset, StorageName run, CancellationToken cancellationToken)
     {
         var path = StorageLayout.CuratedManifest(partner, dataset, run);
         var bytes = await Store.ReadAsync(path, cancellationToken).ConfigureAwait(false)
@@ -118,7 +126,7 @@ public sealed class AppServices : IDisposable
             throw new InvalidDataException($"The curated manifest {path} describes run {StorageName.Quote(manifest.RunId)} of {StorageName.Quote(manifest.Partner)}/{StorageName.Quote(manifest.Dataset)}, not the run it is stored as.");
         }
 
-        return manifest;
+        return new CommittedRun(path, manifest, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
     }
 
     /// <summary>The committed curated runs of a partner's dataset (manifest path and manifest), newest first.</summary>
@@ -143,30 +151,29 @@ public sealed class AppServices : IDisposable
     /// The newest committed curated run of a partner's dataset, from ingest's <c>latest.json</c> pointer (checked
     /// against the manifest's SHA-256); a dataset whose runs predate pointers is listed instead. Null when it has no run.
     /// </summary>
-    public async Task<LatestCuratedRun?> LatestRunAsync(StorageName partner, StorageName dataset, CancellationToken cancellationToken)
+    public async Task<CommittedRun?> LatestRunAsync(StorageName partner, StorageName dataset, CancellationToken cancellationToken)
     {
         if (await LatestRun.ReadAsync(Store, partner, dataset, cancellationToken).ConfigureAwait(false) is { } pointer)
         {
             var (_, _, run) = StorageLayout.ParseCuratedManifest(pointer.Manifest, StorageLayout.LatestRun(partner, dataset));
-            var path = StorageLayout.CuratedManifest(partner, dataset, run);
-            var bytes = await Store.ReadAsync(path, cancellationToken).ConfigureAwait(false)
-                ?? throw new RunNotFoundException($"{StorageLayout.LatestRun(partner, dataset)} names run {run}, which does not exist.");
-            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
-            if (sha != pointer.ManifestSha256)
+            CommittedRun latest;
+            try
             {
-                throw new InvalidDataException($"The curated manifest {path} has SHA-256 {sha}, not the {pointer.ManifestSha256} that {StorageLayout.LatestRun(partner, dataset)} records; the run was modified after it was committed.");
+                latest = await ReadCommittedRunAsync(partner, dataset, run, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RunNotFoundException)
+            {
+                throw new RunNotFoundException($"{StorageLayout.LatestRun(partner, dataset)} names run {run}, which does not exist.");
             }
 
-            return new LatestCuratedRun(path, await ReadRunAsync(partner, dataset, run, cancellationToken).ConfigureAwait(false), sha);
+            return latest.ManifestSha256 == pointer.ManifestSha256
+                ? latest
+                : throw new InvalidDataException($"The curated manifest {latest.Path} has SHA-256 {latest.ManifestSha256}, not the {pointer.ManifestSha256} that {StorageLayout.LatestRun(partner, dataset)} records; the run was modified after it was committed.");
         }
 
-        if ((await RunsAsync(partner, dataset, cancellationToken).ConfigureAwait(false)) is not [var newest, ..])
-        {
-            return null;
-        }
-
-        var content = await Store.ReadAsync(newest.Path, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException($"Curated run {newest.Path} disappeared.");
-        return new LatestCuratedRun(newest.Path, newest.Run, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content)));
+        return (await RunsAsync(partner, dataset, cancellationToken).ConfigureAwait(false)) is [var newest, ..]
+            ? await ReadCommittedRunAsync(partner, dataset, newest.Run.Names.Run, cancellationToken).ConfigureAwait(false)
+            : null;
     }
 
     /// <summary>Blobs of a container under a prefix; a container that does not exist yet lists as empty.</summary>
@@ -194,8 +201,8 @@ public sealed class AppServices : IDisposable
     }
 }
 
-/// <summary>A dataset's newest committed run: its manifest's path, the manifest, and the manifest's SHA-256.</summary>
-public sealed record LatestCuratedRun(string Path, RunManifest Run, string ManifestSha256);
+/// <summary>A committed curated run: its manifest's path, the manifest, and the manifest's SHA-256.</summary>
+public sealed record CommittedRun(string Path, RunManifest Run, string ManifestSha256);
 
 /// <summary>A curated run that does not exist (HTTP 404).</summary>
 public sealed class RunNotFoundException(string message) : Exception(message);

@@ -10,15 +10,22 @@ public sealed record ReasonCharacteristic(string Feature, float[] Thresholds, do
     public double MaxPoints => Points.Max();
 
     /// <summary>The bin of <paramref name="value"/> (NaN: the missing bin).</summary>
-    public int BinOf(float value)
+    public int BinOf(float value) => BinOf(Thresholds, value);
+
+    /// <summary>
+    /// The bin of <paramref name="value"/> among bins with upper edges <paramref name="thresholds"/> (bin i is
+    /// (t[i-1], t[i]], the last bin is above every edge, NaN is the missing bin, thresholds.Length + 1): the one rule
+    /// the scorecard trains, exports and explains by.
+    /// </summary>
+    public static int BinOf(float[] thresholds, float value)
     {
         if (float.IsNaN(value))
         {
-            return Thresholds.Length + 1;
+            return thresholds.Length + 1;
         }
 
         var bin = 0;
-        while (bin < Thresholds.Length && value > Thresholds[bin])
+        while (bin < thresholds.Length && value > thresholds[bin])
         {
             bin++;
         }
@@ -51,6 +58,7 @@ public sealed record ReasonModel
 public sealed class ReasonCodes
 {
     private readonly ReasonCharacteristic[] _characteristics;
+    private readonly double[] _maxPoints;
     private readonly int[] _positions;
     private readonly string[] _names;
 
@@ -61,6 +69,7 @@ public sealed class ReasonCodes
     {
         var names = manifest.Features.Select(f => f.Name).ToList();
         _characteristics = [.. reasons.Characteristics!.Where(c => names.Contains(c.Feature))];
+        _maxPoints = [.. _characteristics.Select(c => c.MaxPoints)];
         _positions = [.. _characteristics.Select(c => names.IndexOf(c.Feature))];
         _names = [.. _characteristics.Select(c => c.Feature)];
     }
@@ -79,7 +88,7 @@ public sealed class ReasonCodes
         for (var c = 0; c < _characteristics.Length; c++)
         {
             var characteristic = _characteristics[c];
-            var lost = (float)(characteristic.MaxPoints - characteristic.Points[characteristic.BinOf(row[_positions[c]])]);
+            var lost = (float)(_maxPoints[c] - characteristic.Points[characteristic.BinOf(row[_positions[c]])]);
             if (!(lost > 0))
             {
                 continue;

@@ -80,7 +80,10 @@ public sealed record ScoreOptions
     public RiskBands Bands { get; init; } = RiskBands.Default;
 
     /// <summary>Reason codes per scored row, for models that give them (columns reason_1 … reason_N with their points lost). Default 4; 0: none.</summary>
-    public int ReasonCount { get; init; } = 4;
+    public int ReasonCount { get; init; } = DefaultReasonCount;
+
+    /// <summary>Reason codes per row unless set otherwise.</summary>
+    public const int DefaultReasonCount = 4;
 
     /// <summary>Code version recorded in manifests.</summary>
     public string CodeVersion { get; init; } = typeof(ScoreOptions).Assembly.GetName().Version?.ToString() ?? "0";

@@ -82,8 +82,7 @@ public sealed class RescoreActivities(AppServices app)
         for (var i = 0; i < commit.Plan.Items.Count; i++)
         {
             var item = commit.Plan.Items[i];
-            var run = await app.ReadRunAsync(item.RunManifest, cancellationToken).ConfigureAwait(false);
-            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData((await app.Store.ReadAsync(item.RunManifest, cancellationToken).ConfigureAwait(false))!));
+            var (_, run, sha) = await app.ReadCommittedRunAsync(item.RunManifest, cancellationToken).ConfigureAwait(false);
             if (sha != item.ManifestSha256)
             {
                 throw new InvalidDataException($"The curated manifest {item.RunManifest} has SHA-256 {sha}, not the {item.ManifestSha256} the rescoring was planned with.");

@@ -152,7 +152,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
         var probabilities = model.Predict(x, rows.Count);
         var names = features.Select(f => f.Name).ToHashSet();
         var reasons = ReasonCodes.For(model.Manifest);
-        const int reasonCount = 4;
+        const int reasonCount = ScoreOptions.DefaultReasonCount;
         var reasonIndex = new int[reasonCount];
         var reasonLost = new float[reasonCount];
         var results = rows.Select((row, r) =>

@@ -33,7 +33,6 @@ internal sealed class IdColumnTracker
     /// </summary>
     public const int MaxTracked = 262_144;
 
-    private readonly int[] _columns;
     private readonly int[] _positions;
     private readonly string[] _names;
     private readonly ulong _seed;
@@ -45,15 +44,15 @@ internal sealed class IdColumnTracker
 
     public IdColumnTracker(DatasetContract contract, RowProcessor processor, ulong seed, int budget)
     {
-        _columns = [.. Enumerable.Range(0, contract.Columns.Count).Where(i => contract.Columns[i].Role == ColumnRole.Id && processor.Position(i) >= 0)];
-        _names = [.. _columns.Select(i => contract.Columns[i].EffectiveOutputName)];
-        _positions = [.. _columns.Select(processor.Position)];
+        int[] columns = [.. Enumerable.Range(0, contract.Columns.Count).Where(i => contract.Columns[i].Role == ColumnRole.Id && processor.Position(i) >= 0)];
+        _names = [.. columns.Select(i => contract.Columns[i].EffectiveOutputName)];
+        _positions = [.. columns.Select(processor.Position)];
         _seed = seed;
         _budget = budget;
-        _seen = [.. _columns.Select(_ => new IdHashes())];
-        _blank = new long[_columns.Length];
-        _repeated = new long[_columns.Length];
-        _checked = new long[_columns.Length];
+        _seen = [.. columns.Select(_ => new IdHashes())];
+        _blank = new long[columns.Length];
+        _repeated = new long[columns.Length];
+        _checked = new long[columns.Length];
     }
 
     /// <summary>Looks at an accepted row's ids.</summary>

@@ -28,21 +28,7 @@ public sealed class ScorecardTrainer : ITrainer
     public sealed record Binning(string Feature, float[] Thresholds, double[] Woe, int[] Rows, int[] Defaults, double MissingWoe, int MissingRows, int MissingDefaults)
     {
         /// <summary>The bin of a value (Thresholds.Length + 1 = missing).</summary>
-        public int BinOf(float value)
-        {
-            if (float.IsNaN(value))
-            {
-                return Thresholds.Length + 1;
-            }
-
-            var bin = 0;
-            while (bin < Thresholds.Length && value > Thresholds[bin])
-            {
-                bin++;
-            }
-
-            return bin;
-        }
+        public int BinOf(float value) => ReasonCharacteristic.BinOf(Thresholds, value);
 
         /// <summary>WoE of a value.</summary>
         public double WoeOf(float value)
