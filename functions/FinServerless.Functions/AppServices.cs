@@ -4,6 +4,7 @@ using System.Text.Json;
 using FinServerless.Datasets.Ingest;
 using FinServerless.Functions.Jobs;
 using FinServerless.Scoring;
+using FinServerless.Scoring.Trees;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using FinServerless.Connections;
@@ -22,11 +23,18 @@ public sealed class AppServices : IDisposable
         Connection = StorageConnection.FromSettings(AppSettings.Storage, settings.Reader);
         Blobs = Connection.CreateBlobServiceClient();
         Store = new BlobRunOutput(Blobs);
-        Models = new ModelStore(Store);
+        Models = new ModelStore(Store, ScoreEngines.Parse(settings.Get(AppSettings.ScoreEngine)));
         IngestOptions = IngestSettings.Apply(new IngestOptions(), settings.Reader);
         Training = TrainingOptions.From(settings);
         ScoreLimits = ScoreLimits.From(settings);
         Bands = settings.Get(AppSettings.MasterScale) is { } bands ? RiskBands.Parse(bands, AppSettings.MasterScale) : RiskBands.Default;
+        var reasons = settings.Number(AppSettings.ScoreReasons, ScoreOptions.DefaultReasonCount, 0);
+        if (reasons > 10 || reasons != Math.Floor(reasons))
+        {
+            throw new InvalidOperationException($"Setting {AppSettings.ScoreReasons} must be a whole number from 0 to 10 (reason codes per scored row).");
+        }
+
+        ScoreOptions = new ScoreOptions { Bands = Bands, ReasonCount = (int)reasons };
         Jobs = settings.Get(AppSettings.TrainingDispatcher) switch
         {
             null or "local" => new LocalProcessDispatcher(settings),
@@ -61,6 +69,9 @@ public sealed class AppServices : IDisposable
 
     /// <summary>Risk bands.</summary>
     public RiskBands Bands { get; }
+
+    /// <summary>How score jobs and rescoring write scores: the master scale and the reason codes per row.</summary>
+    public ScoreOptions ScoreOptions { get; }
 
     /// <summary>Where training jobs run.</summary>
     public ITrainingJobDispatcher Jobs { get; }

@@ -38,6 +38,12 @@ public sealed class AppSettings(Func<string, string?> read)
     /// <summary>The master scale: grades by calibrated PD, "NAME:UPPER_BOUND,...,TOP". Default "1:0.0025,2:0.005,3:0.01,4:0.02,5:0.04,6:0.08,7:0.15,8:0.3,9".</summary>
     public const string MasterScale = "FINSERVERLESS_MASTER_SCALE";
 
+    /// <summary>Which engine scores models: auto (the tree fast path where it applies), onnxruntime, tree-avx512, tree-avx2, tree-scalar. Default auto.</summary>
+    public const string ScoreEngine = Scoring.Trees.ScoreEngines.Setting;
+
+    /// <summary>Reason codes per scored row in score files (0 to 10; 0 writes none). Default 4. TreeSHAP reasons cost far more than the PD itself (bench/results/score.md).</summary>
+    public const string ScoreReasons = "FINSERVERLESS_SCORE_REASONS";
+
     /// <summary>"local" (a process on this machine) or "containerapps" (an Azure Container Apps job). Default local.</summary>
     public const string TrainingDispatcher = "FINSERVERLESS_TRAINING_DISPATCHER";
 

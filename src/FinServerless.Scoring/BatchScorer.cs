@@ -46,17 +46,19 @@ public static class BatchScorer
         var parallel = Math.Max(1, Math.Min(options.Partitions, run.Parts.Count));
         // Every batch of every part in flight goes to whichever session is free, so the last part is scored on
         // all of them and no session idles while another still has a part to finish.
+        // The tree fast path needs no ORT session of its own: each partition only takes a place in the pool.
+        var perPartition = options.SessionPerPartition && parallel > 1 && !model.FastPath;
         using var sessions = new SessionPool(
-            options.SessionPerPartition && parallel > 1
+            perPartition
                 ? Enumerable.Range(0, parallel).Select(_ => model.CreateSingleThreadSession()).ToList()
                 : Enumerable.Repeat(model.Session, parallel).ToList(),
-            owned: options.SessionPerPartition && parallel > 1);
+            owned: perPartition);
         await Parallel.ForEachAsync(
             Enumerable.Range(0, run.Parts.Count),
             new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken },
             async (index, ct) => results[index] = await ScorePartAsync(PartToScore.Of(run, index), prefix, store, model, sessions, options, ct).ConfigureAwait(false)).ConfigureAwait(false);
 
-        return await CommitAsync(run, runManifestPath, store, model.Manifest, results.Select(r => r.Scored).ToList(), clock.Elapsed.TotalSeconds, options, cancellationToken).ConfigureAwait(false);
+        return await CommitAsync(run, runManifestPath, store, model.Manifest, results.Select(r => r.Scored).ToList(), clock.Elapsed.TotalSeconds, options, cancellationToken, model.Engine).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -79,7 +81,7 @@ public static class BatchScorer
 
     /// <summary>Writes the score run's manifest (create-only: the first commit wins) from its scored parts, in part order.</summary>
     public static async Task<ScoreOutcome> CommitAsync(
-        RunManifest run, string runManifestPath, IRunOutput store, ModelManifest model, IReadOnlyList<ScoredPart> parts, double totalSeconds, ScoreOptions? options = null, CancellationToken cancellationToken = default)
+        RunManifest run, string runManifestPath, IRunOutput store, ModelManifest model, IReadOnlyList<ScoredPart> parts, double totalSeconds, ScoreOptions? options = null, CancellationToken cancellationToken = default, string? engine = null)
     {
         options ??= new ScoreOptions();
         if (parts.Count != run.Parts.Count)
@@ -112,8 +114,14 @@ public static class BatchScorer
             BandCutoffs = options.Bands.ToString(),
             Columns = OutputColumns(run, model, options),
             Parts = parts.Select(r => r.Part).ToList(),
-            Timings = new ScoreTimings(totalSeconds, parts.Sum(r => r.RunSeconds), parts.Sum(r => r.PrepareSeconds), parts.Sum(r => r.WriteSeconds)),
+            Timings = new ScoreTimings(totalSeconds, parts.Sum(r => r.RunSeconds), parts.Sum(r => r.PrepareSeconds), parts.Sum(r => r.WriteSeconds))
+            {
+                ReadSeconds = parts.Sum(r => r.ReadSeconds),
+                ParseSeconds = parts.Sum(r => r.ParseSeconds),
+                FormatSeconds = parts.Sum(r => r.FormatSeconds),
+            },
             CodeVersion = options.CodeVersion,
+            Engine = engine,
         };
 
         if (!await store.WriteAsync(manifestPath, JsonSerializer.SerializeToUtf8Bytes(manifest, RunManifest.JsonOptions), "application/json", createOnly: true, cancellationToken).ConfigureAwait(false))
@@ -141,7 +149,7 @@ public static class BatchScorer
     }
 
     private static IReadOnlyList<string> OutputColumns(RunManifest run, ModelManifest model, ScoreOptions options) =>
-        [.. run.IdColumns, "probability_of_default", "grade", "model", .. ReasonColumns(ReasonCodes.For(model) is null ? 0 : options.ReasonCount)];
+        [.. run.IdColumns, "probability_of_default", "grade", "model", .. ReasonColumns(model.Reasons is { GivesReasons: true } ? options.ReasonCount : 0)];
 
     /// <summary>reason_1, reason_1_points, … reason_N, reason_N_points.</summary>
     private static IEnumerable<string> ReasonColumns(int count) => Enumerable.Range(1, count).SelectMany(k => new[] { $"reason_{k}", $"reason_{k}_points" });
@@ -153,6 +161,7 @@ public static class BatchScorer
         var input = toScore.Part;
         var index = toScore.Index;
         var inputPath = toScore.Path;
+        var read = Stopwatch.StartNew();
         var bytes = await store.ReadAsync(inputPath, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Curated part {store.Describe(inputPath)} of run {toScore.RunId} is missing.");
         try
@@ -164,6 +173,7 @@ public static class BatchScorer
             throw new InvalidOperationException(ex.Message, ex);
         }
 
+        read.Stop();
         var bandCounts = new long[options.Bands.Names.Count];
         var (writer, timing) = await ScoreRowsAsync(new PartReader(toScore.IdColumns, input.Path, bytes, model.Manifest), model, sessions, options, bandCounts, cancellationToken).ConfigureAwait(false);
 
@@ -171,7 +181,12 @@ public static class BatchScorer
         var path = prefix + StorageLayout.Part(index);
         await store.WriteAsync(path, writer.Written, "text/csv", createOnly: false, cancellationToken).ConfigureAwait(false);
         var part = new RunPart(path, timing.Rows, writer.Length, Convert.ToHexStringLower(SHA256.HashData(writer.Written.Span)));
-        return new PartResult(new ScoredPart(part, bandCounts, timing.RunSeconds, timing.PrepareSeconds, write.Elapsed.TotalSeconds));
+        return new PartResult(new ScoredPart(part, bandCounts, timing.RunSeconds, read.Elapsed.TotalSeconds + timing.ParseSeconds + timing.FormatSeconds, write.Elapsed.TotalSeconds)
+        {
+            ReadSeconds = read.Elapsed.TotalSeconds,
+            ParseSeconds = timing.ParseSeconds,
+            FormatSeconds = timing.FormatSeconds,
+        });
     }
 
     /// <summary>
@@ -180,10 +195,10 @@ public static class BatchScorer
     /// in row order and are formatted while later batches run. Every batch has finished (and left its session)
     /// when this returns or throws.
     /// </summary>
-    private static async Task<(Utf8CsvWriter Writer, (long Rows, double RunSeconds, double PrepareSeconds) Timing)> ScoreRowsAsync(
+    private static async Task<(Utf8CsvWriter Writer, (long Rows, double RunSeconds, double ParseSeconds, double FormatSeconds) Timing)> ScoreRowsAsync(
         PartReader reader, LoadedModel model, SessionPool sessions, ScoreOptions options, long[] bandCounts, CancellationToken cancellationToken)
     {
-        var reasons = options.ReasonCount > 0 ? ReasonCodes.For(model.Manifest) : null;
+        var reasons = options.ReasonCount > 0 ? ReasonCodes.For(model) : null;
         var reasonCount = reasons is null ? 0 : options.ReasonCount;
         var batches = new List<Task<(float[] Probabilities, double Seconds, int[]? Reasons, float[]? Lost)>>();
         try
@@ -278,7 +293,7 @@ public static class BatchScorer
                         else
                         {
                             writer.SafeField(reasonNames[feature]);
-                            writer.Field(MathF.Round(reasonLost![(r * reasonCount) + k], 2));
+                            writer.Field(MathF.Round(reasonLost![(r * reasonCount) + k], reasons!.Decimals));
                         }
                     }
 
@@ -288,7 +303,7 @@ public static class BatchScorer
                 format.Stop();
             }
 
-            return (writer, (row, runSeconds, reader.Seconds + format.Elapsed.TotalSeconds));
+            return (writer, (row, runSeconds, reader.Seconds, format.Elapsed.TotalSeconds));
         }
         catch
         {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using FinServerless.Onnx.Sessions;
+using FinServerless.Scoring.Trees;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -15,11 +16,16 @@ public sealed class LoadedModel : IDisposable
     private readonly ReadOnlyMemory<byte> _onnx;
     private readonly BoundRunner? _bound;
 
-    private LoadedModel(ModelManifest manifest, InferenceSession session, ReadOnlyMemory<byte> onnx)
+    private readonly TreeKernel? _kernel;
+
+    private LoadedModel(ModelManifest manifest, InferenceSession session, ReadOnlyMemory<byte> onnx, TreeKernel? kernel, string engine, TreeShap? shap)
     {
+        Shap = shap;
         Manifest = manifest;
         Session = session;
         _onnx = onnx;
+        _kernel = kernel;
+        Engine = engine;
         _bound = BoundRunner.FixedWidth(session, manifest.Onnx.ProbabilityOutput) is null
             ? null
             : new BoundRunner(session, manifest.Onnx.Input, manifest.Features.Count, manifest.Onnx.ProbabilityOutput, BoundRows);
@@ -37,6 +43,18 @@ public sealed class LoadedModel : IDisposable
     /// <summary>The manifest.</summary>
     public ModelManifest Manifest { get; }
 
+    /// <summary>
+    /// What computes this model's probabilities, in words: the tree fast path and its kernel, or ONNX Runtime and, when
+    /// the model is a tree ensemble the fast path was not used for, why (recorded in each score run's manifest).
+    /// </summary>
+    public string Engine { get; }
+
+    /// <summary>TreeSHAP over the model's trees, when its manifest's reasons are <c>tree-shap</c> and the ONNX trees carry covers.</summary>
+    public TreeShap? Shap { get; }
+
+    /// <summary>Whether the tree fast path scores this model (then <see cref="Predict"/> ignores the session it is given).</summary>
+    public bool FastPath => _kernel is not null;
+
     /// <summary>The session (safe for concurrent runs).</summary>
     public InferenceSession Session { get; }
 
@@ -44,7 +62,11 @@ public sealed class LoadedModel : IDisposable
     /// Checks the ONNX bytes against the manifest's SHA-256, loads them, and checks that the model's input
     /// takes as many features as the manifest lists.
     /// </summary>
-    public static LoadedModel Load(ModelManifest manifest, ReadOnlyMemory<byte> onnx, string source, SessionSettings? settings = null)
+    /// <remarks>
+    /// <paramref name="engine"/> (setting <see cref="ScoreEngines.Setting"/>) picks the tree fast path or ONNX Runtime;
+    /// a forced kernel the model or the CPU cannot run fails here, naming why.
+    /// </remarks>
+    public static LoadedModel Load(ModelManifest manifest, ReadOnlyMemory<byte> onnx, string source, SessionSettings? settings = null, ScoreEngine engine = ScoreEngine.Auto)
     {
         var actual = Convert.ToHexStringLower(SHA256.HashData(onnx.Span));
         if (!string.Equals(actual, manifest.Onnx.Sha256, StringComparison.OrdinalIgnoreCase))
@@ -71,7 +93,16 @@ public sealed class LoadedModel : IDisposable
                 throw new ModelException($"Model {manifest.Id}: the ONNX model has no output '{manifest.Onnx.ProbabilityOutput}'; its outputs are {Describe(session.OutputMetadata)}.");
             }
 
-            return new LoadedModel(manifest, session, onnx);
+            var trees = TreeEnsemble.TryRead(onnx.Span, out var notTrees);
+            var (kernel, description) = ChooseKernel(manifest, trees, notTrees, engine);
+            TreeShap? shap = null;
+            if (manifest.Reasons?.Method == ReasonModel.TreeShap)
+            {
+                shap = (trees is null ? null : TreeShap.TryCreate(trees, out notTrees))
+                    ?? throw new ModelException($"Model {manifest.Id}: its manifest explains scores by TreeSHAP, but {notTrees}.");
+            }
+
+            return new LoadedModel(manifest, session, onnx, kernel, description, shap);
         }
         catch
         {
@@ -93,6 +124,13 @@ public sealed class LoadedModel : IDisposable
         var result = new float[rows];
         if (rows == 0)
         {
+            return result;
+        }
+
+        if (_kernel is not null)
+        {
+            _kernel.Predict(features.Span[..(rows * Manifest.Features.Count)], rows, result);
+            Manifest.Calibration?.ApplyInPlace(result);
             return result;
         }
 
@@ -118,6 +156,39 @@ public sealed class LoadedModel : IDisposable
         var shape = probabilities.GetTensorTypeAndShape().Shape;
         Column(probabilities.GetTensorDataAsSpan<float>(), shape.Length == 2 ? (int)shape[1] : 1, result);
         return result;
+    }
+
+    private static (TreeKernel? Kernel, string Engine) ChooseKernel(ModelManifest manifest, TreeEnsemble? trees, string reason, ScoreEngine engine)
+    {
+        if (engine == ScoreEngine.OnnxRuntime)
+        {
+            return (null, $"onnxruntime ({ScoreEngines.Setting}=onnxruntime)");
+        }
+
+        var forced = ScoreEngines.Kernel(engine);
+        if (trees is not null && (trees.OutputName != manifest.Onnx.ProbabilityOutput || trees.OutputColumn != manifest.Onnx.ProbabilityColumn))
+        {
+            reason = $"the manifest reads column {manifest.Onnx.ProbabilityColumn} of '{manifest.Onnx.ProbabilityOutput}', not the column the fast path computes";
+            trees = null;
+        }
+
+        TreeKernel? kernel = null;
+        if (trees is not null)
+        {
+            kernel = forced is { } kind ? TreeKernel.TryCreate(trees, kind, out reason) : TreeKernel.Create(trees);
+        }
+
+        if (kernel is not null)
+        {
+            return (kernel, $"tree fast path ({kernel.Kind.ToString().ToLowerInvariant()}, {trees!.Roots.Count} trees, depth {trees.Depth})");
+        }
+
+        if (forced is not null)
+        {
+            throw new ModelException($"Model {manifest.Id}: {ScoreEngines.Setting}={ScoreEngines.Name(engine)} cannot score it: {reason}.");
+        }
+
+        return (null, $"onnxruntime (tree fast path not used: {reason})");
     }
 
     /// <inheritdoc/>

@@ -10,9 +10,10 @@ namespace FinServerless.Scoring;
 /// Model versions in storage: <c>models/{model}/{version}/model.onnx</c> and <c>manifest.json</c> (written last,
 /// create-only), and <c>models/{model}/champion.json</c> naming the champion. Every path is built from a
 /// <see cref="ModelReference"/> of validated names, so a reference resolves only under <c>models/{name}/</c>, and
-/// a champion pointer only to a version of the same model.
+/// a champion pointer only to a version of the same model. Loaded models are scored by <paramref name="engine"/>
+/// (<see cref="Trees.ScoreEngines.Setting"/>; default: the tree fast path where it applies).
 /// </summary>
-public sealed class ModelStore(IRunOutput store)
+public sealed class ModelStore(IRunOutput store, Trees.ScoreEngine engine = Trees.ScoreEngine.Auto)
 {
     /// <summary>The champion pointer of a model.</summary>
     public sealed record Champion(string Model, string Version, DateTimeOffset PromotedAt, string? Reason);
@@ -90,7 +91,7 @@ public sealed class ModelStore(IRunOutput store)
         var onnxPath = StorageLayout.ModelFile(version.Model, version.Version!, manifest.OnnxFile);
         var onnx = await store.ReadAsync(onnxPath, cancellationToken).ConfigureAwait(false)
             ?? throw new ModelException($"Model {manifest.Id}: {store.Describe(onnxPath)} is missing.");
-        return LoadedModel.Load(manifest, onnx, onnxPath, options);
+        return LoadedModel.Load(manifest, onnx, onnxPath, options, engine);
     }
 
     private async Task<(Champion Pointer, ModelReference Version)?> GetChampionReferenceAsync(StorageName model, CancellationToken cancellationToken)

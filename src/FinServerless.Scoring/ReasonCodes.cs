@@ -36,12 +36,23 @@ public sealed record ReasonCharacteristic(string Feature, float[] Thresholds, do
 
 /// <summary>
 /// How a model explains a score, recorded in its manifest. <c>scorecard-points</c>: each characteristic's points
-/// below its maximum (the usual adverse-action method for a scorecard), the largest first. <c>none</c>: the model
-/// gives no reasons, and <see cref="Note"/> says why.
+/// below its maximum (the usual adverse-action method for a scorecard), the largest first. <c>tree-shap</c>: exact
+/// TreeSHAP over the model's ONNX tree ensemble, the features whose contributions raise the log-odds of default
+/// most, largest first. <c>none</c>: the model gives no reasons, and <see cref="Note"/> says why.
 /// </summary>
 public sealed record ReasonModel
 {
-    /// <summary>"scorecard-points" or "none".</summary>
+    /// <summary>The method name for TreeSHAP reasons.</summary>
+    public const string TreeShap = "tree-shap";
+
+    /// <summary>The manifest entry of a tree model explained by TreeSHAP.</summary>
+    public static ReasonModel TreeShapModel { get; } = new()
+    {
+        Method = TreeShap,
+        Note = "exact TreeSHAP (path-dependent, node covers from the ONNX model's nodes_hitrates) computed by the scorer from the scored ONNX trees; each reason is a feature whose contribution raises the log-odds of default, largest first, and reason_k_points is that contribution in log-odds",
+    };
+
+    /// <summary>"scorecard-points", "tree-shap" or "none".</summary>
     public required string Method { get; init; }
 
     /// <summary>What the method means, or why there are none.</summary>
@@ -51,7 +62,7 @@ public sealed record ReasonModel
     public IReadOnlyList<ReasonCharacteristic>? Characteristics { get; init; }
 
     /// <summary>Whether reasons can be computed.</summary>
-    public bool GivesReasons => Method == "scorecard-points" && Characteristics is { Count: > 0 };
+    public bool GivesReasons => (Method == "scorecard-points" && Characteristics is { Count: > 0 }) || Method == TreeShap;
 }
 
 /// <summary>Computes a row's reason codes from its model input (features in the manifest's order).</summary>
@@ -61,9 +72,27 @@ public sealed class ReasonCodes
     private readonly double[] _maxPoints;
     private readonly int[] _positions;
     private readonly string[] _names;
+    private readonly Trees.TreeShap? _shap;
 
-    /// <summary>Reasons for <paramref name="manifest"/>'s rows, or null when the model gives none.</summary>
-    public static ReasonCodes? For(ModelManifest manifest) => manifest.Reasons is { GivesReasons: true } reasons ? new ReasonCodes(manifest, reasons) : null;
+    /// <summary>Reasons for <paramref name="model"/>'s rows, or null when the model gives none.</summary>
+    public static ReasonCodes? For(LoadedModel model) => model.Manifest.Reasons switch
+    {
+        { Method: ReasonModel.TreeShap } => model.Shap is { } shap ? new ReasonCodes(model.Manifest, shap) : null,
+        { GivesReasons: true } reasons => new ReasonCodes(model.Manifest, reasons),
+        _ => null,
+    };
+
+    /// <summary>Decimals the reasons' values are written with: points to 0.01, log-odds contributions to 0.0001.</summary>
+    public int Decimals => _shap is null ? 2 : 4;
+
+    private ReasonCodes(ModelManifest manifest, Trees.TreeShap shap)
+    {
+        _shap = shap;
+        _names = [.. manifest.Features.Select(f => f.Name)];
+        _characteristics = [];
+        _maxPoints = [];
+        _positions = [];
+    }
 
     private ReasonCodes(ModelManifest manifest, ReasonModel reasons)
     {
@@ -81,39 +110,58 @@ public sealed class ReasonCodes
     /// The row's top <paramref name="features"/>.Length reasons: the characteristics losing the most points against
     /// their maximum, largest first, only those losing some (the rest are -1 with 0 points).
     /// </summary>
+    /// <remarks>TreeSHAP: the features whose contributions to the log-odds are largest and positive.</remarks>
     public void Top(ReadOnlySpan<float> row, Span<int> features, Span<float> pointsLost)
     {
         features.Fill(-1);
         pointsLost.Clear();
+        if (_shap is not null)
+        {
+            var width = _shap.FeatureCount;
+            Span<double> phi = width < 512 ? stackalloc double[width + 1] : new double[width + 1];
+            _shap.Contributions(row, phi);
+            for (var f = 0; f < width; f++)
+            {
+                Insert(f, (float)phi[f], features, pointsLost);
+            }
+
+            return;
+        }
+
         for (var c = 0; c < _characteristics.Length; c++)
         {
             var characteristic = _characteristics[c];
-            var lost = (float)(_maxPoints[c] - characteristic.Points[characteristic.BinOf(row[_positions[c]])]);
-            if (!(lost > 0))
-            {
-                continue;
-            }
-
-            // Insert into the short sorted list (N is small: a few reasons).
-            var at = features.Length;
-            while (at > 0 && (features[at - 1] < 0 || lost > pointsLost[at - 1]))
-            {
-                at--;
-            }
-
-            if (at >= features.Length)
-            {
-                continue;
-            }
-
-            for (var k = features.Length - 1; k > at; k--)
-            {
-                features[k] = features[k - 1];
-                pointsLost[k] = pointsLost[k - 1];
-            }
-
-            features[at] = c;
-            pointsLost[at] = lost;
+            Insert(c, (float)(_maxPoints[c] - characteristic.Points[characteristic.BinOf(row[_positions[c]])]), features, pointsLost);
         }
+    }
+
+    /// <summary>Puts reason <paramref name="c"/> with <paramref name="lost"/> into the short list, largest first, if positive and large enough.</summary>
+    private static void Insert(int c, float lost, Span<int> features, Span<float> pointsLost)
+    {
+        if (!(lost > 0))
+        {
+            return;
+        }
+
+        // Insert into the short sorted list (N is small: a few reasons).
+        var at = features.Length;
+        while (at > 0 && (features[at - 1] < 0 || lost > pointsLost[at - 1]))
+        {
+            at--;
+        }
+
+        if (at >= features.Length)
+        {
+            return;
+        }
+
+        for (var k = features.Length - 1; k > at; k--)
+        {
+            features[k] = features[k - 1];
+            pointsLost[k] = pointsLost[k - 1];
+        }
+
+        features[at] = c;
+        pointsLost[at] = lost;
     }
 }

@@ -7,7 +7,17 @@ public sealed record ModelRef(string Name, string Version, string Sha256, string
 public sealed record ScoreInput(string CuratedManifest, string CuratedManifestSha256, string CuratedRunId, IReadOnlyList<Datasets.Ingest.RunPart> Parts);
 
 /// <summary>Where the time went.</summary>
-public sealed record ScoreTimings(double TotalSeconds, double OrtRunSeconds, double ReadAndPrepareSeconds, double WriteSeconds);
+public sealed record ScoreTimings(double TotalSeconds, double OrtRunSeconds, double ReadAndPrepareSeconds, double WriteSeconds)
+{
+    /// <summary>Reading the curated parts from storage and checking their SHA-256 (summed over parts).</summary>
+    public double ReadSeconds { get; init; }
+
+    /// <summary>Parsing the parts' rows into model input (summed over parts).</summary>
+    public double ParseSeconds { get; init; }
+
+    /// <summary>Formatting score rows (summed over parts).</summary>
+    public double FormatSeconds { get; init; }
+}
 
 /// <summary>
 /// The commit record of a score run: <c>scores/{partner}/{dataset}/{runId}/{model}@{version}/_manifest.json</c>,
@@ -59,6 +69,9 @@ public sealed record ScoreManifest
 
     /// <summary>Code version.</summary>
     public required string CodeVersion { get; init; }
+
+    /// <summary>What computed the probabilities (<see cref="LoadedModel.Engine"/>), when the run was scored in one process.</summary>
+    public string? Engine { get; init; }
 }
 
 /// <summary>How to score.</summary>
@@ -91,7 +104,17 @@ public sealed record ScoreOptions
 
 /// <summary>The result of a score run.</summary>
 /// <summary>One scored part: the file written, rows per band (in band order) and where the time went.</summary>
-public sealed record ScoredPart(Datasets.Ingest.RunPart Part, IReadOnlyList<long> BandCounts, double RunSeconds, double PrepareSeconds, double WriteSeconds);
+public sealed record ScoredPart(Datasets.Ingest.RunPart Part, IReadOnlyList<long> BandCounts, double RunSeconds, double PrepareSeconds, double WriteSeconds)
+{
+    /// <summary>Of <see cref="PrepareSeconds"/>: reading and verifying the part.</summary>
+    public double ReadSeconds { get; init; }
+
+    /// <summary>Of <see cref="PrepareSeconds"/>: parsing its rows.</summary>
+    public double ParseSeconds { get; init; }
+
+    /// <summary>Of <see cref="PrepareSeconds"/>: formatting the score rows.</summary>
+    public double FormatSeconds { get; init; }
+}
 
 /// <summary>The result of scoring a run: its manifest, where it is, and whether an earlier run had already committed it.</summary>
 public sealed record ScoreOutcome(ScoreManifest Manifest, string ManifestPath, bool AlreadyDone);

@@ -102,6 +102,21 @@ public sealed unsafe class Booster : IDisposable
         return new ReadOnlySpan<float>(result, checked((int)length)).ToArray();
     }
 
+    /// <summary>The raw margin (log-odds for binary:logistic) of each row, before the objective's transform.</summary>
+    public float[] PredictMargin(DMatrix data) => Predict(data, optionMask: 1);
+
+    /// <summary>
+    /// XGBoost's exact TreeSHAP (<c>pred_contribs</c>): rows × (features + 1) values, each row's contributions to the
+    /// margin and, last, the bias.
+    /// </summary>
+    public float[] PredictContributions(DMatrix data) => Predict(data, optionMask: 4);
+
+    private float[] Predict(DMatrix data, int optionMask)
+    {
+        XGBoostNative.Check(XGBoostNative.XGBoosterPredict(NativeHandle, data.NativeHandle, optionMask, 0, 0, out var length, out var result), "XGBoosterPredict");
+        return new ReadOnlySpan<float>(result, checked((int)length)).ToArray();
+    }
+
     /// <summary>The model in XGBoost's JSON format.</summary>
     public byte[] SaveJson()
     {

@@ -94,6 +94,8 @@ public sealed class StartupSettingsTests(AzuriteFixture azurite) : IClassFixture
     [InlineData("FINSERVERLESS_PROMOTION_MIN_CLASS_ROWS", "-5")]
     [InlineData("FINSERVERLESS_TRAINING_TIMEOUT_MINUTES", "0")]
     [InlineData("FINSERVERLESS_SCORE_MAX_ROWS", "lots")]
+    [InlineData("FINSERVERLESS_SCORE_ENGINE", "gpu")]
+    [InlineData("FINSERVERLESS_SCORE_REASONS", "11")]
     public async Task A_bad_setting_fails_the_start_naming_it(string setting, string value)
     {
         var settings = AppLayout.Settings(azurite.ConnectionString);

@@ -19,7 +19,7 @@ public sealed class SmallBatchTests(ScoringFixture fixture) : IClassFixture<Scor
         {
             var (onnx, _) = fixture.Trees(rounds: 20);
             var manifest = BatchScorerTests.Manifest("small", fixture.Features, XGBoostTreeExport.ProbabilitiesOutput, 1);
-            var store = new ModelStore(fixture.Store);
+            var store = new ModelStore(fixture.Store, FinServerless.Scoring.Trees.ScoreEngine.OnnxRuntime);
             store.RegisterAsync(manifest, onnx).GetAwaiter().GetResult();
             _x = fixture.Table().Features;
             _model = store.LoadAsync(ModelReference.Parse("small@1.0.0")).GetAwaiter().GetResult();

@@ -22,7 +22,7 @@ internal static class Verbs
           ingest --blob inbox-{partner}/{dataset}/{file} [--connection STRING] [--json]
               ingest a blob exactly as the function app does (contract from contracts/{partner}/{dataset}.json);
               the connection defaults to the AzureWebJobsStorage setting
-          score --root DIR --run RUN_MANIFEST --model NAME@VERSION|NAME@champion [--batch N] [--partitions N] [--shared-pool true|false] [--json]
+          score --root DIR --run RUN_MANIFEST --model NAME@VERSION|NAME@champion [--batch N] [--partitions N] [--shared-pool true|false] [--engine auto|onnxruntime|tree-avx512|tree-avx2|tree-scalar] [--json]
               score a curated run in DIR (the layout ingest writes) with a registered model (DIR/models/...)
           score --root DIR --file PATH --contract PATH --model NAME@VERSION [--json]
               ingest a raw file into DIR first, then score the curated run
@@ -236,7 +236,19 @@ internal static class Verbs
             throw new UsageException(ex.Message);
         }
 
-        using var model = await new FinServerless.Scoring.ModelStore(store).LoadAsync(modelRef, cancellationToken: cancellationToken);
+        FinServerless.Scoring.Trees.ScoreEngine engine;
+        try
+        {
+            engine = options.Get("--engine") is { } forced
+                ? FinServerless.Scoring.Trees.ScoreEngines.Parse(forced, "--engine")
+                : FinServerless.Scoring.Trees.ScoreEngines.Parse(Environment.GetEnvironmentVariable(FinServerless.Scoring.Trees.ScoreEngines.Setting));
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+
+        using var model = await new FinServerless.Scoring.ModelStore(store, engine).LoadAsync(modelRef, cancellationToken: cancellationToken);
         var scoreClock = Stopwatch.StartNew();
         var scoreCpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
         var outcome = await FinServerless.Scoring.BatchScorer.ScoreRunAsync(run, runPath, store, model, scoreOptions, cancellationToken);
@@ -254,6 +266,11 @@ internal static class Verbs
                 scoreSeconds,
                 scoreCpuSeconds,
                 ortRunSeconds = m.Timings.OrtRunSeconds,
+                engine = model.Engine,
+                readSeconds = m.Timings.ReadSeconds,
+                parseSeconds = m.Timings.ParseSeconds,
+                formatSeconds = m.Timings.FormatSeconds,
+                writeSeconds = m.Timings.WriteSeconds,
                 totalSeconds = clock.Elapsed.TotalSeconds,
                 peakRssMiB = PeakRssMiB(),
                 bands = m.Bands,
@@ -263,9 +280,10 @@ internal static class Verbs
         else
         {
             Console.WriteLine($"{(outcome.AlreadyDone ? "already scored" : "scored")} {m.Rows:N0} rows of run {m.RunId} with {model.Manifest.Id}");
+            Console.WriteLine($"  engine    {model.Engine}");
             Console.WriteLine($"  grades    {string.Join(", ", m.Bands.Select(b => $"{b.Key} {b.Value:N0}"))}");
             Console.WriteLine($"  manifest  {store.Describe(outcome.ManifestPath)}");
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  took      {scoreSeconds:0.00} s to score ({m.Rows / scoreSeconds:N0} rows/s; ORT Run {m.Timings.OrtRunSeconds:0.00} s summed over partitions), peak memory {PeakRssMiB():0} MiB"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  took      {scoreSeconds:0.00} s to score ({m.Rows / scoreSeconds:N0} rows/s; summed over partitions: read {m.Timings.ReadSeconds:0.00} s, parse {m.Timings.ParseSeconds:0.00} s, model {m.Timings.OrtRunSeconds:0.00} s, format {m.Timings.FormatSeconds:0.00} s, write {m.Timings.WriteSeconds:0.00} s), peak memory {PeakRssMiB():0} MiB"));
         }
 
         return 0;

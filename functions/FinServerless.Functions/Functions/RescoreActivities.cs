@@ -71,7 +71,7 @@ public sealed class RescoreActivities(AppServices app)
             throw new InvalidDataException($"Model {work.Model} has ONNX SHA-256 {model.Manifest.Onnx.Sha256}, not the {work.ModelSha256} the rescoring was planned with.");
         }
 
-        return await BatchScorer.ScorePartAsync(work.Part, app.Store, model, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
+        return await BatchScorer.ScorePartAsync(work.Part, app.Store, model, app.ScoreOptions, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Commits each score run and writes the summary with drift against each champion's training profile.</summary>
@@ -89,7 +89,7 @@ public sealed class RescoreActivities(AppServices app)
             }
 
             var model = await app.Models.ReadManifestAsync(ModelReference.Of(StorageName.Model(item.Model), StorageName.Version(item.Version)), cancellationToken).ConfigureAwait(false);
-            var outcome = await BatchScorer.CommitAsync(run, item.RunManifest, app.Store, model, commit.Parts[i], 0, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
+            var outcome = await BatchScorer.CommitAsync(run, item.RunManifest, app.Store, model, commit.Parts[i], 0, app.ScoreOptions, cancellationToken).ConfigureAwait(false);
 
             IReadOnlyList<FeatureDrift> drift = [];
             if (model.Lineage?.CuratedManifest is { } trainingRun)

@@ -151,7 +151,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
 
         var probabilities = model.Predict(x, rows.Count);
         var names = features.Select(f => f.Name).ToHashSet();
-        var reasons = ReasonCodes.For(model.Manifest);
+        var reasons = ReasonCodes.For(model);
         const int reasonCount = ScoreOptions.DefaultReasonCount;
         var reasonIndex = new int[reasonCount];
         var reasonLost = new float[reasonCount];
@@ -165,7 +165,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
                 // The same reasons batch scoring writes, from the same model input.
                 reasons.Top(x.AsSpan(r * features.Count, features.Count), reasonIndex, reasonLost);
                 echo["reasons"] = Enumerable.Range(0, reasonCount).Where(k => reasonIndex[k] >= 0)
-                    .Select(k => new { feature = reasons.Names[reasonIndex[k]], pointsLost = Math.Round(reasonLost[k], 2) }).ToList();
+                    .Select(k => new { feature = reasons.Names[reasonIndex[k]], pointsLost = Math.Round(reasonLost[k], reasons.Decimals) }).ToList();
             }
 
             return echo;
@@ -253,7 +253,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
         {
             var run = await app.ReadRunAsync(job.Run, cancellationToken).ConfigureAwait(false);
             var model = await app.LoadModelAsync(ModelReference.Parse(job.Model), cancellationToken).ConfigureAwait(false);
-            var outcome = await BatchScorer.ScoreRunAsync(run, job.Run, app.Store, model, new ScoreOptions { Bands = app.Bands }, cancellationToken).ConfigureAwait(false);
+            var outcome = await BatchScorer.ScoreRunAsync(run, job.Run, app.Store, model, app.ScoreOptions, cancellationToken).ConfigureAwait(false);
             await WriteJobAsync(job with { State = "succeeded", UpdatedAt = DateTimeOffset.UtcNow, Manifest = outcome.ManifestPath, Rows = outcome.Manifest.Rows }, cancellationToken).ConfigureAwait(false);
             log.LogInformation("score job {JobId}: {Rows} rows → {Manifest}", job.JobId, outcome.Manifest.Rows, outcome.ManifestPath);
         }

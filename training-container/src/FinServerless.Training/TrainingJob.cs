@@ -125,7 +125,7 @@ public static class TrainingJob
                 Features = model.Features,
                 Onnx = new OnnxArtifact { Sha256 = Convert.ToHexStringLower(SHA256.HashData(onnx)), ProbabilityOutput = model.Probability.Output, ProbabilityColumn = model.Probability.Column },
                 Parameters = model.Parameters,
-                Reasons = model.Reasons ?? new ReasonModel { Method = "none", Note = $"the {trainer.Name} trainer gives no reason codes yet (TreeSHAP for tree ensembles is planned)" },
+                Reasons = model.Reasons ?? new ReasonModel { Method = "none", Note = $"the {trainer.Name} trainer gives no reason codes yet (an attribution for neural networks is not built)" },
             };
             var onnxProbabilities = PredictOnnx(draft, onnx, model.ScoringInput(evaluation), evaluation.Rows);
             var worst = 0.0;

@@ -73,16 +73,50 @@ public sealed class ReasonCodeTests : IDisposable
     }
 
     [Fact]
-    public async Task A_model_without_reasons_says_so_in_its_manifest_and_its_scores_carry_no_reason_columns()
+    public async Task An_xgboost_models_reasons_are_its_largest_positive_tree_shap_contributions_as_xgboost_computes_them()
     {
         var store = new FolderRunOutput(_folder.FullName);
         var run = await TrainingData.IngestAsync(store, TrainingData.TaiwanCsv, "taiwan-credit");
-        await TrainingJob.RunAsync(store, run, store, new TrainingRequest { Trainer = "xgboost", ModelName = "trees", Version = "v1", Settings = new TrainerSettings { Parameters = new() { ["num_boost_round"] = 20 } } }, TrainingProgress.None);
+        await TrainingJob.RunAsync(store, run, store, new TrainingRequest { Trainer = "xgboost", ModelName = "trees", Version = "v1", Settings = new TrainerSettings { Parameters = new() { ["num_boost_round"] = 40 } } }, TrainingProgress.None);
         using var loaded = await new ModelStore(store).LoadAsync(ModelReference.Parse("trees@v1"));
-        Assert.Equal("none", loaded.Manifest.Reasons!.Method);
-        Assert.Contains("no reason codes yet", loaded.Manifest.Reasons.Note);
+        Assert.Equal(ReasonModel.TreeShap, loaded.Manifest.Reasons!.Method);
+        Assert.NotNull(loaded.Shap);
         var runManifest = JsonSerializer.Deserialize<RunManifest>((await store.ReadAsync(run, default))!, RunManifest.JsonOptions)!;
         var scored = await BatchScorer.ScoreRunAsync(runManifest, run, store, loaded);
-        Assert.Equal(["ID", "probability_of_default", "grade", "model"], scored.Manifest.Columns);
+        Assert.Equal(["ID", "probability_of_default", "grade", "model", "reason_1", "reason_1_points", "reason_2", "reason_2_points", "reason_3", "reason_3_points", "reason_4", "reason_4_points"], scored.Manifest.Columns);
+
+        // XGBoost's own pred_contribs on the same model input (curated values, empty = NaN as the manifest imputes) for 300 rows.
+        var features = loaded.Manifest.Features.Select(f => f.Name).ToList();
+        var curated = File.ReadLines(Path.Combine(store.Root, runManifest.Parts[0].Path)).ToList();
+        var header = curated[0].Split(',');
+        var byId = curated.Skip(1).Select(l => l.Split(',')).ToDictionary(c => c[0]);
+        var lines = File.ReadLines(Path.Combine(store.Root, scored.Manifest.Parts[0].Path)).Skip(1).Take(300).Select(l => l.Split(',')).ToList();
+        var x = lines.SelectMany(cells => features.Select(f => byId[cells[0]][Array.IndexOf(header, f)] is { Length: > 0 } t ? float.Parse(t, CultureInfo.InvariantCulture) : float.NaN)).ToArray();
+        using var booster = XGBoost.Booster.Load((await store.ReadAsync("models/trees/v1/xgboost-model.json", default))!);
+        using var matrix = new XGBoost.DMatrix(x, lines.Count, features.Count);
+        var contribs = booster.PredictContributions(matrix);
+        var withReasons = 0;
+        for (var r = 0; r < lines.Count; r++)
+        {
+            var expected = Enumerable.Range(0, features.Count).Select(f => (Feature: features[f], Value: contribs[(r * (features.Count + 1)) + f]))
+                .Where(c => c.Value > 0).OrderByDescending(c => c.Value).Take(4).ToList();
+            for (var k = 0; k < 4; k++)
+            {
+                var name = lines[r][4 + (2 * k)];
+                if (k >= expected.Count)
+                {
+                    Assert.Equal(string.Empty, name);
+                    continue;
+                }
+
+                // Ties within rounding may swap places; the value at each rank must match.
+                Assert.Equal(expected[k].Value, double.Parse(lines[r][5 + (2 * k)], CultureInfo.InvariantCulture), 0.00015);
+                Assert.Contains(name, expected.Where(e => Math.Abs(e.Value - expected[k].Value) < 0.0002).Select(e => e.Feature));
+            }
+
+            withReasons += expected.Count > 0 ? 1 : 0;
+        }
+
+        Assert.True(withReasons > 250, $"only {withReasons} of {lines.Count} rows had a reason");
     }
 }

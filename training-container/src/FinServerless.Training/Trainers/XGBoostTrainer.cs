@@ -97,7 +97,7 @@ public sealed partial class XGBoostTrainer : ITrainer
             }
         }
 
-        var model = new Model(booster.Slice(0, best.Round + 1), train.Features)
+        var model = new Model(booster.Slice(0, best.Round + 1), train.Features, ReasonModel.TreeShapModel)
         {
             Features = train.Features.Select(f => new FeatureSpec(f)).ToList(),
             Parameters = resolved.Resolved,
@@ -123,6 +123,13 @@ public sealed partial class XGBoostTrainer : ITrainer
 
     private sealed class Model(Booster booster, IReadOnlyList<string> featureNames) : TrainedModel
     {
+        /// <summary>A trained model, explained by exact TreeSHAP over its exported trees.</summary>
+        public Model(Booster booster, IReadOnlyList<string> featureNames, ReasonModel reasons)
+            : this(booster, featureNames)
+        {
+            Reasons = reasons;
+        }
+
         public override float[] Predict(TrainingTable table)
         {
             using var matrix = new DMatrix(table.X, table.Rows, table.Columns);
