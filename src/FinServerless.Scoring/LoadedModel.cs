@@ -93,10 +93,13 @@ public sealed class LoadedModel : IDisposable
                 throw new ModelException($"Model {manifest.Id}: the ONNX model has no output '{manifest.Onnx.ProbabilityOutput}'; its outputs are {Describe(session.OutputMetadata)}.");
             }
 
-            var trees = TreeEnsemble.TryRead(onnx.Span, out var notTrees);
+            // The trees are read only for what needs them: the fast path, or TreeSHAP reasons.
+            var wantsShap = manifest.Reasons?.Method == ReasonModel.TreeShap;
+            var notTrees = "the engine is onnxruntime";
+            var trees = engine == ScoreEngine.OnnxRuntime && !wantsShap ? null : TreeEnsemble.TryRead(onnx.Span, out notTrees);
             var (kernel, description) = ChooseKernel(manifest, trees, notTrees, engine);
             TreeShap? shap = null;
-            if (manifest.Reasons?.Method == ReasonModel.TreeShap)
+            if (wantsShap)
             {
                 shap = (trees is null ? null : TreeShap.TryCreate(trees, out notTrees))
                     ?? throw new ModelException($"Model {manifest.Id}: its manifest explains scores by TreeSHAP, but {notTrees}.");

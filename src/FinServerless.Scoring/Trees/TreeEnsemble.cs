@@ -120,7 +120,7 @@ public sealed class TreeEnsemble
         var classifier = node.OpType == "TreeEnsembleClassifier";
         foreach (var name in a.Keys)
         {
-            if (name.EndsWith("_as_tensor", StringComparison.Ordinal) || name == "nodes_values_as_tensor")
+            if (name.EndsWith("_as_tensor", StringComparison.Ordinal))
             {
                 reason = $"attribute {name} (double thresholds or weights) is not supported";
                 return null;

@@ -14,7 +14,6 @@ public sealed class TreeShap
 {
     private readonly TreeEnsemble _trees;
     private readonly TreeNode[] _nodes;
-    private readonly double[] _bias;
     private readonly int _pathLength;
 
     private TreeShap(TreeEnsemble trees)
@@ -28,7 +27,6 @@ public sealed class TreeShap
             bias += MeanValue(root, mean);
         }
 
-        _bias = mean;
         Bias = bias;
         var d = trees.Depth + 2;
         _pathLength = d * (d + 1) / 2;
