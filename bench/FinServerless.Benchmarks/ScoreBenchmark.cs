@@ -46,7 +46,11 @@ internal static class ScoreBenchmark
         var cli = Path.Combine(root, "tools", "FinServerless.Cli", "bin", "Release", "net10.0", "finserverless.dll");
         var contractPath = Path.Combine(root, "samples", "give-me-some-credit", "contract.json");
         var contract = DatasetContract.Load(contractPath);
-        var work = Directory.CreateTempSubdirectory("finserverless-score-bench-");
+        // --work DIR keeps the store (model, curated runs) for scoring by hand afterwards; --quick runs only the end-to-end
+        // comparison (no kernels, no small calls, no pandas) and writes no results file.
+        var keep = BenchArgs.String(args, "--work");
+        var quick = BenchArgs.Flag(args, "--quick");
+        var work = keep is null ? Directory.CreateTempSubdirectory("finserverless-score-bench-") : Directory.CreateDirectory(keep);
         try
         {
             var storeRoot = Path.Combine(work.FullName, "store");
@@ -83,6 +87,8 @@ internal static class ScoreBenchmark
             };
             var onnx = XGBoostTreeExport.Convert(json, Features);
             await new ModelStore(store).RegisterAsync(manifest, onnx);
+            // The same model explained: TreeSHAP reason codes on every row (4 per row, the scoring default).
+            await new ModelStore(store).RegisterAsync(manifest with { Version = "bench-reasons", Reasons = ReasonModel.TreeShapModel }, onnx);
 
             // The portfolio: 5M rows, curated by our ingest (timed separately).
             var raw = Path.Combine(work.FullName, "portfolio.csv");
@@ -99,6 +105,27 @@ internal static class ScoreBenchmark
 
             var ingestSeconds = ingestClock.Elapsed.TotalSeconds;
             Console.WriteLine($"portfolio: {portfolio.Rows.Accepted:N0} curated rows in {ingestSeconds:0.0} s");
+
+            // Ours, end to end from the curated run, in its own process (peak memory is the scorer's).
+            async Task<JsonElement> Ours(string engine, string runPath, string version = "bench")
+            {
+                if (Directory.Exists(Path.Combine(storeRoot, "scores")))
+                {
+                    Directory.Delete(Path.Combine(storeRoot, "scores"), recursive: true);
+                }
+
+                var r = await ProcessRunner.RunJsonAsync("dotnet", cli, "score", "--root", storeRoot, "--run", runPath, "--model", $"gmsc-xgboost@{version}", "--engine", engine, "--json");
+                Console.WriteLine($"  FinServerless --engine {engine}: {r.GetProperty("scoreSeconds").GetDouble():0.00} s (CPU {r.GetProperty("scoreCpuSeconds").GetDouble():0.00} s), model {r.GetProperty("ortRunSeconds").GetDouble():0.00} s, peak {r.GetProperty("peakRssMiB").GetDouble():0} MiB; {r.GetProperty("engine").GetString()}");
+                return r.Clone();
+            }
+
+            if (quick)
+            {
+                await Ours("auto", portfolioPath);
+                await Ours("onnxruntime", portfolioPath);
+                await Ours("auto", portfolioPath, "bench-reasons");
+                return 0;
+            }
 
             // The kernels on the same rows, already in memory as float[N, 10], on 1 and 2 threads: the tree fast path
             // (each kernel this CPU has), ORT's TreeEnsemble (one single-thread session per thread, batches of 16,384) and
@@ -162,24 +189,39 @@ internal static class ScoreBenchmark
                 session.Dispose();
             }
 
-            // Ours, end to end from the curated run, in its own process (peak memory is the scorer's).
-            async Task<JsonElement> Ours(string engine)
-            {
-                if (Directory.Exists(Path.Combine(storeRoot, "scores")))
-                {
-                    Directory.Delete(Path.Combine(storeRoot, "scores"), recursive: true);
-                }
-
-                var r = await ProcessRunner.RunJsonAsync("dotnet", cli, "score", "--root", storeRoot, "--run", portfolioPath, "--model", "gmsc-xgboost@bench", "--engine", engine, "--json");
-                Console.WriteLine($"  FinServerless --engine {engine}: {r.GetProperty("scoreSeconds").GetDouble():0.00} s (CPU {r.GetProperty("scoreCpuSeconds").GetDouble():0.00} s), model {r.GetProperty("ortRunSeconds").GetDouble():0.00} s, peak {r.GetProperty("peakRssMiB").GetDouble():0} MiB; {r.GetProperty("engine").GetString()}");
-                return r.Clone();
-            }
-
             var endToEnd = new Dictionary<string, List<JsonElement>> { ["auto"] = [], ["onnxruntime"] = [] };
             for (var i = 0; i < Repeats; i++)
             {
-                endToEnd["auto"].Add(await Ours("auto"));
-                endToEnd["onnxruntime"].Add(await Ours("onnxruntime"));
+                endToEnd["auto"].Add(await Ours("auto", portfolioPath));
+                endToEnd["onnxruntime"].Add(await Ours("onnxruntime", portfolioPath));
+            }
+
+            // The cost of reason codes: the same rows scored with TreeSHAP reasons (4 per row), once, after the runs above.
+            var withReasons = await Ours("auto", portfolioPath, "bench-reasons");
+
+            // Time per row at other sizes (the fast path end to end, its own process): each size curated by our ingest,
+            // scored Repeats times; the main size's runs are the ones above.
+            var scaling = new SortedDictionary<long, List<JsonElement>> { [portfolio.Rows.Accepted] = endToEnd["auto"] };
+            foreach (var size in (BenchArgs.String(args, "--scaling") ?? "1000000,20000000").Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).Where(v => v != rows))
+            {
+                var sizeRaw = Path.Combine(work.FullName, $"portfolio-{size}.csv");
+                IngestBenchmark.WriteRepeated(source, sizeRaw, size);
+                IngestOutcome curated;
+                await using (var input = File.OpenRead(sizeRaw))
+                {
+                    curated = await IngestEngine.RunAsync(input, sizeRaw, contract, StorageName.Run($"portfolio-{size}"), store);
+                }
+
+                File.Delete(sizeRaw);
+                Console.WriteLine($"scaling: {curated.Manifest!.Rows.Accepted:N0} curated rows");
+                var runs = new List<JsonElement>();
+                for (var i = 0; i < Repeats; i++)
+                {
+                    runs.Add(await Ours("auto", curated.ManifestPath!));
+                }
+
+                scaling[curated.Manifest.Rows.Accepted] = runs;
+                await store.DeletePrefixAsync(curated.ManifestPath![..curated.ManifestPath!.LastIndexOf('/')], CancellationToken.None);
             }
 
             var small = SmallCalls(onnx, all, calls: 2_000);
@@ -190,7 +232,7 @@ internal static class ScoreBenchmark
             var python = await ProcessRunner.RunJsonAsync("/usr/bin/python3", Path.Combine(root, "bench", "score", "pandas_xgboost_score.py"), raw, modelJson, Path.Combine(work.FullName, "python-scores.csv"), "gmsc-xgboost@bench");
             Console.WriteLine($"  pandas + XGBoost: {python.GetProperty("seconds").GetDouble():0.00} s (predict {python.GetProperty("predictSeconds").GetDouble():0.00} s), peak {python.GetProperty("peakRssMiB").GetDouble():0} MiB");
 
-            var report = Report(portfolio.Rows.Accepted, rounds, ingestSeconds, kernelRuns, endToEnd, python, small);
+            var report = Report(portfolio.Rows.Accepted, rounds, ingestSeconds, kernelRuns, endToEnd, scaling, withReasons, python, small);
             await File.WriteAllTextAsync(Path.Combine(root, "bench", "results", "score.md"), report);
             Console.WriteLine();
             Console.WriteLine(report);
@@ -198,7 +240,10 @@ internal static class ScoreBenchmark
         }
         finally
         {
-            work.Delete(recursive: true);
+            if (keep is null)
+            {
+                work.Delete(recursive: true);
+            }
         }
     }
 
@@ -296,7 +341,7 @@ internal static class ScoreBenchmark
     }
 
     private static string Report(
-        long rows, int rounds, double ingestSeconds, Dictionary<string, List<(double Seconds, double CpuSeconds)>> kernels, Dictionary<string, List<JsonElement>> endToEnd, JsonElement python, (double RunMicros, double BoundMicros, double RunnerMicros) small)
+        long rows, int rounds, double ingestSeconds, Dictionary<string, List<(double Seconds, double CpuSeconds)>> kernels, Dictionary<string, List<JsonElement>> endToEnd, SortedDictionary<long, List<JsonElement>> scaling, JsonElement reasons, JsonElement python, (double RunMicros, double BoundMicros, double RunnerMicros) small)
     {
         static string List(IEnumerable<double> values) => string.Join(", ", values.Select(v => v.ToString("0.00", CultureInfo.InvariantCulture)));
         double Best(string name) => kernels[name].Min(r => r.Seconds);
@@ -350,6 +395,41 @@ internal static class ScoreBenchmark
         sb.AppendLine(CultureInfo.InvariantCulture, $"- End to end, fast path vs ONNX Runtime: **{ort / auto:0.00}×**; vs pandas + XGBoost: **{pySeconds / auto:0.00}×** (ONNX Runtime: {pySeconds / ort:0.00}×).");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Kernel on 2 threads vs XGBoost's predictor: **{Best($"XGBoost {Booster.LibraryVersion} predictor|2") / kernels.Where(k => k.Key.StartsWith("fast path", StringComparison.Ordinal) && k.Key.EndsWith("|2", StringComparison.Ordinal)).Min(k => k.Value.Min(r => r.Seconds)):0.00}×**.");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Small batches (ScoreBatch's shape, ORT models): 100-row calls on one single-thread session take **{small.RunMicros:0} µs** with the managed Run, **{small.BoundMicros:0} µs** with an IOBinding bound once, **{small.RunnerMicros:0} µs** through `BoundRunner` (2,000 calls each, after 100 warm-up calls).");
+        sb.AppendLine();
+        sb.AppendLine("## The cost of reason codes");
+        sb.AppendLine();
+        var plain = endToEnd["auto"].Min(r => r.GetProperty("scoreSeconds").GetDouble());
+        var explained = reasons.GetProperty("scoreSeconds").GetDouble();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"The same {rows:N0} rows scored with four TreeSHAP reason codes per row (exact TreeSHAP from the ONNX trees, the leaf-table algorithm; `reason_1..4` and their contributions in the score files), one run:");
+        sb.AppendLine();
+        sb.AppendLine("| run | seconds | µs per row | CPU seconds | model + reasons seconds (summed) | format seconds | peak RSS MiB |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var (name, r) in new[] { ("probability and grade only (best of the runs above)", endToEnd["auto"].MinBy(r => r.GetProperty("scoreSeconds").GetDouble())), ("with 4 TreeSHAP reasons per row", reasons) })
+        {
+            var seconds = r.GetProperty("scoreSeconds").GetDouble();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {seconds:0.00} | {seconds * 1e6 / rows:0.00} | {r.GetProperty("scoreCpuSeconds").GetDouble():0.00} | {r.GetProperty("ortRunSeconds").GetDouble():0.00} | {r.GetProperty("formatSeconds").GetDouble():0.00} | {r.GetProperty("peakRssMiB").GetDouble():0} |");
+        }
+
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"- Reason codes cost **{explained - plain:0.0} s** on {rows:N0} rows ({(explained - plain) * 1e6 / rows:0.0} µs per row on 2 cores), {explained / plain:0.0}× the run without them.");
+        sb.AppendLine();
+        sb.AppendLine("## Time per row and peak memory by portfolio size (fast path, end to end, own process)");
+        sb.AppendLine();
+        sb.AppendLine("Each size is the same Give Me Some Credit rows repeated, curated by our ingest into parts of 32 MiB. A part is");
+        sb.AppendLine("streamed from storage, scored in batches and written back in 1 MiB chunks in the background, so memory should not");
+        sb.AppendLine("grow with the portfolio, and the time per row should not either.");
+        sb.AppendLine();
+        sb.AppendLine("| rows | parts | seconds | µs per row | rows/s | CPU seconds | peak RSS MiB | runs |");
+        sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var (n, runs) in scaling)
+        {
+            var b = runs.MinBy(r => r.GetProperty("scoreSeconds").GetDouble());
+            var seconds = b.GetProperty("scoreSeconds").GetDouble();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {n:N0} | {b.GetProperty("parts").GetInt32()} | {seconds:0.00} | {seconds * 1e6 / n:0.000} | {n / seconds:N0} | {b.GetProperty("scoreCpuSeconds").GetDouble():0.00} | {runs.Max(r => r.GetProperty("peakRssMiB").GetDouble()):0} | {List(runs.Select(r => r.GetProperty("scoreSeconds").GetDouble()))} |");
+        }
+
+        sb.AppendLine();
+        sb.AppendLine("Peak RSS is the highest of the runs at that size (VmHWM of the scoring process).");
         return sb.ToString();
     }
 }

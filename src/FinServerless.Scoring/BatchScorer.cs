@@ -122,6 +122,8 @@ public static class BatchScorer
             },
             CodeVersion = options.CodeVersion,
             Engine = engine,
+            ReasonTexts = GivesReasons(model, options) ? model.Features.Where(f => f.ReasonText is not null && !f.Protected).ToDictionary(f => f.Name, f => f.ReasonText!, StringComparer.Ordinal) : null,
+            NeverReasons = GivesReasons(model, options) ? [.. model.Features.Where(f => f.Protected).Select(f => f.Name)] : null,
         };
 
         if (!await store.WriteAsync(manifestPath, JsonSerializer.SerializeToUtf8Bytes(manifest, RunManifest.JsonOptions), "application/json", createOnly: true, cancellationToken).ConfigureAwait(false))
@@ -148,72 +150,143 @@ public static class BatchScorer
         }
     }
 
+    private static bool GivesReasons(ModelManifest model, ScoreOptions options) => model.Reasons is { GivesReasons: true } && options.ReasonCount > 0;
+
     private static IReadOnlyList<string> OutputColumns(RunManifest run, ModelManifest model, ScoreOptions options) =>
-        [.. run.IdColumns, "probability_of_default", "grade", "model", .. ReasonColumns(model.Reasons is { GivesReasons: true } ? options.ReasonCount : 0)];
+        [.. run.IdColumns, "probability_of_default", "grade", "model", .. ReasonColumns(GivesReasons(model, options) ? options.ReasonCount : 0)];
 
     /// <summary>reason_1, reason_1_points, … reason_N, reason_N_points.</summary>
     private static IEnumerable<string> ReasonColumns(int count) => Enumerable.Range(1, count).SelectMany(k => new[] { $"reason_{k}", $"reason_{k}_points" });
 
     private sealed record PartResult(ScoredPart Scored);
 
+    /// <summary>Bytes of formatted score rows handed to the writer at a time.</summary>
+    private const int ChunkBytes = 1 << 20;
+
+    /// <summary>
+    /// Scores one part as a pipeline in bounded memory, whatever the part's size: its rows are streamed from storage
+    /// (hashed as they arrive) and parsed straight into batches of model input; each batch goes to the first free
+    /// session; a formatter takes the results in row order and formats score rows into 1 MiB chunks while later
+    /// batches run; a writer stages the chunks to storage in the background. The score part becomes visible only
+    /// when every row is written and the input's bytes proved to be the committed ones (length and SHA-256).
+    /// </summary>
     private static async Task<PartResult> ScorePartAsync(PartToScore toScore, string prefix, IRunOutput store, LoadedModel model, SessionPool sessions, ScoreOptions options, CancellationToken cancellationToken)
     {
         var input = toScore.Part;
-        var index = toScore.Index;
         var inputPath = toScore.Path;
-        var read = Stopwatch.StartNew();
-        var bytes = await store.ReadAsync(inputPath, cancellationToken).ConfigureAwait(false)
+        var source = await store.OpenReadAsync(inputPath, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Curated part {store.Describe(inputPath)} of run {toScore.RunId} is missing.");
+        var hashing = new HashingReadStream(source);
         try
         {
-            _ = CuratedPartReader.Verified(bytes, input);
-        }
-        catch (CuratedDataException ex)
-        {
-            throw new InvalidOperationException(ex.Message, ex);
-        }
+            var path = prefix + StorageLayout.Part(toScore.Index);
+            await using var output = await store.OpenWriteAsync(path, "text/csv", cancellationToken).ConfigureAwait(false);
+            var bandCounts = new long[options.Bands.Names.Count];
+            PipelineResult result;
+            try
+            {
+                using var reader = new PartReader(toScore.IdColumns, input.Path, hashing, model.Manifest, options.BatchRows);
+                result = await ScoreRowsAsync(reader, output, model, sessions, options, bandCounts, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ModelException)
+            {
+                // A row that does not parse in a part that is not the committed one: the modification is the reason.
+                if (!Unchanged(hashing, input, drain: true))
+                {
+                    throw new InvalidOperationException(Modified(hashing, input));
+                }
 
-        read.Stop();
-        var bandCounts = new long[options.Bands.Names.Count];
-        var (writer, timing) = await ScoreRowsAsync(new PartReader(toScore.IdColumns, input.Path, bytes, model.Manifest), model, sessions, options, bandCounts, cancellationToken).ConfigureAwait(false);
+                throw;
+            }
 
-        var write = Stopwatch.StartNew();
-        var path = prefix + StorageLayout.Part(index);
-        await store.WriteAsync(path, writer.Written, "text/csv", createOnly: false, cancellationToken).ConfigureAwait(false);
-        var part = new RunPart(path, timing.Rows, writer.Length, Convert.ToHexStringLower(SHA256.HashData(writer.Written.Span)));
-        return new PartResult(new ScoredPart(part, bandCounts, timing.RunSeconds, read.Elapsed.TotalSeconds + timing.ParseSeconds + timing.FormatSeconds, write.Elapsed.TotalSeconds)
+            if (!Unchanged(hashing, input, drain: false))
+            {
+                throw new InvalidOperationException(Modified(hashing, input));
+            }
+
+            var commit = Stopwatch.GetTimestamp();
+            await output.CommitAsync(cancellationToken).ConfigureAwait(false);
+            var writeSeconds = result.WriteSeconds + Stopwatch.GetElapsedTime(commit).TotalSeconds;
+            var part = new RunPart(path, result.Rows, output.Length, result.Sha256);
+            var readSeconds = hashing.ReadSeconds;
+            var parseSeconds = Math.Max(0, result.ReaderSeconds - readSeconds);
+            return new PartResult(new ScoredPart(part, bandCounts, result.RunSeconds, readSeconds + parseSeconds + result.FormatSeconds, writeSeconds)
+            {
+                ReadSeconds = readSeconds,
+                ParseSeconds = parseSeconds,
+                FormatSeconds = result.FormatSeconds,
+            });
+        }
+        finally
         {
-            ReadSeconds = read.Elapsed.TotalSeconds,
-            ParseSeconds = timing.ParseSeconds,
-            FormatSeconds = timing.FormatSeconds,
-        });
+            await source.DisposeAsync().ConfigureAwait(false);
+            hashing.ReleaseHash();
+        }
+    }
+
+    /// <summary>Whether what was read is the committed part; <paramref name="drain"/> reads the rest first (after a failure part-way).</summary>
+    private static bool Unchanged(HashingReadStream hashing, RunPart part, bool drain) =>
+        (drain ? hashing.Finish() : hashing.CurrentHash()) == part.Sha256 && hashing.BytesRead == part.Bytes;
+
+    private static string Modified(HashingReadStream hashing, RunPart part) =>
+        $"Curated part {part.Path} has {hashing.BytesRead:N0} bytes with SHA-256 {hashing.CurrentHash()} but the run's manifest says {part.Bytes:N0} bytes with {part.Sha256}; the run was modified after it was committed.";
+
+    private sealed record PipelineResult(long Rows, string Sha256, double RunSeconds, double ReaderSeconds, double FormatSeconds, double WriteSeconds);
+
+    /// <summary>One batch on its way through the pipeline: its scoring task and its rows' id fields.</summary>
+    private sealed record PendingBatch(Task<BatchResult> Scored, BatchIds Ids);
+
+    private sealed record BatchResult(float[] Probabilities, double Seconds, int[]? Reasons, float[]? Lost);
+
+    /// <summary>The id fields of one batch's rows, one after another without newlines, and where each row's end.</summary>
+    private sealed class BatchIds(int rows)
+    {
+        public Utf8CsvWriter Fields { get; } = new(Math.Max(1 << 12, rows * 16));
+
+        public int[] Ends { get; } = new int[rows];
+
+        public int Count { get; set; }
+
+        public void Clear()
+        {
+            Fields.Clear();
+            Count = 0;
+        }
     }
 
     /// <summary>
-    /// Scores a part's rows: they are parsed straight into batches of model input, each batch goes to the first
-    /// free session as soon as it is full (a few batches ahead of the sessions at most), and the results come back
-    /// in row order and are formatted while later batches run. Every batch has finished (and left its session)
-    /// when this returns or throws.
+    /// The pipeline of one part (see <see cref="ScorePartAsync(PartToScore, string, IRunOutput, LoadedModel, SessionPool, ScoreOptions, CancellationToken)"/>):
+    /// this method reads and hands out batches; a formatter and a writer run beside it, each bounded by a small channel,
+    /// so at most a few batches and chunks are held at once. Every batch has finished (and left its session), and both
+    /// stages have stopped, when this returns or throws.
     /// </summary>
-    private static async Task<(Utf8CsvWriter Writer, (long Rows, double RunSeconds, double ParseSeconds, double FormatSeconds) Timing)> ScoreRowsAsync(
-        PartReader reader, LoadedModel model, SessionPool sessions, ScoreOptions options, long[] bandCounts, CancellationToken cancellationToken)
+    private static async Task<PipelineResult> ScoreRowsAsync(
+        PartReader reader, ObjectWriter output, LoadedModel model, SessionPool sessions, ScoreOptions options, long[] bandCounts, CancellationToken cancellationToken)
     {
         var reasons = options.ReasonCount > 0 ? ReasonCodes.For(model) : null;
         var reasonCount = reasons is null ? 0 : options.ReasonCount;
-        var batches = new List<Task<(float[] Probabilities, double Seconds, int[]? Reasons, float[]? Lost)>>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pending = System.Threading.Channels.Channel.CreateBounded<PendingBatch>(new System.Threading.Channels.BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+        var chunks = System.Threading.Channels.Channel.CreateBounded<Utf8CsvWriter>(new System.Threading.Channels.BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
+        var spareIds = new System.Collections.Concurrent.ConcurrentBag<BatchIds>();
+        var spareChunks = new System.Collections.Concurrent.ConcurrentBag<Utf8CsvWriter>();
+        var batches = new List<Task<BatchResult>>();
+        var formatter = Task.Run(() => FormatAsync(pending.Reader, chunks.Writer, spareIds, spareChunks, reader.IdColumns, reasons, reasonCount, model, options, bandCounts, stop.Token), CancellationToken.None);
+        var writer = Task.Run(() => WriteAsync(chunks.Reader, output, spareChunks, stop.Token), CancellationToken.None);
         try
         {
-            using (reader)
+            try
             {
                 var size = options.BatchRows * reader.Features;
                 int n;
                 do
                 {
-                    await sessions.ReserveAsync(cancellationToken).ConfigureAwait(false);
+                    await sessions.ReserveAsync(stop.Token).ConfigureAwait(false);
                     var data = ArrayPool<float>.Shared.Rent(size);
+                    var ids = spareIds.TryTake(out var spare) ? spare : new BatchIds(options.BatchRows);
                     try
                     {
-                        n = reader.Read(data, options.BatchRows);
+                        n = reader.Read(data, options.BatchRows, ids);
                     }
                     catch
                     {
@@ -229,92 +302,181 @@ public static class BatchScorer
                         break;
                     }
 
-                    batches.Add(RunBatch(model, sessions, data, n, reasons, reasonCount, cancellationToken));
+                    var batch = RunBatch(model, sessions, data, n, reasons, reasonCount, stop.Token);
+                    batches.Add(batch);
+                    await pending.Writer.WriteAsync(new PendingBatch(batch, ids), stop.Token).ConfigureAwait(false);
                 }
                 while (n == options.BatchRows);
             }
-
-            var format = Stopwatch.StartNew();
-            var modelId = System.Text.Encoding.UTF8.GetBytes(model.Manifest.Id);
-            var bandNames = options.Bands.Names.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
-            var idBytes = reader.Ids.Written;
-            var idEnds = reader.IdEnds;
-
-            // Room for every row up front: ids as read, a probability (at most 15 characters), band, model, separators.
-            var writer = new Utf8CsvWriter(256 + idBytes.Length + (idEnds.Count * (20 + bandNames.Max(b => b.Length) + modelId.Length)));
-            foreach (var id in reader.IdColumns)
+            finally
             {
-                writer.Field(id);
+                pending.Writer.TryComplete();
             }
 
-            writer.Field("probability_of_default");
-            writer.Field("grade");
-            writer.Field("model");
-            foreach (var column in ReasonColumns(reasonCount))
-            {
-                writer.Field(column);
-            }
-
-            writer.EndRow();
-            var reasonNames = reasons?.Names.Select(System.Text.Encoding.UTF8.GetBytes).ToArray() ?? [];
-            format.Stop();
-
+            var (rows, formatSeconds) = await formatter.ConfigureAwait(false);
+            var (sha256, writeSeconds) = await writer.ConfigureAwait(false);
             double runSeconds = 0;
-            var row = 0;
-            var start = 0;
             foreach (var batch in batches)
             {
-                var (p, seconds, reasonIndex, reasonLost) = await batch.ConfigureAwait(false);
-                runSeconds += seconds;
-                format.Start();
-                for (var r = 0; r < p.Length; r++, row++)
-                {
-                    var probability = p[r];
-                    var band = options.Bands.IndexOf(probability);
-                    bandCounts[band]++;
-                    writer.AppendRows(idBytes.Span[start..idEnds[row]]);
-                    start = idEnds[row];
-                    if (reader.IdColumns.Count > 0)
-                    {
-                        writer.ContinueRow();
-                    }
-
-                    writer.Field(probability);
-                    writer.SafeField(bandNames[band]);
-                    writer.SafeField(modelId);
-                    for (var k = 0; k < reasonCount; k++)
-                    {
-                        var feature = reasonIndex![(r * reasonCount) + k];
-                        if (feature < 0)
-                        {
-                            writer.Empty();
-                            writer.Empty();
-                        }
-                        else
-                        {
-                            writer.SafeField(reasonNames[feature]);
-                            writer.Field(MathF.Round(reasonLost![(r * reasonCount) + k], reasons!.Decimals));
-                        }
-                    }
-
-                    writer.EndRow();
-                }
-
-                format.Stop();
+                runSeconds += (await batch.ConfigureAwait(false)).Seconds;
             }
 
-            return (writer, (row, runSeconds, reader.Seconds, format.Elapsed.TotalSeconds));
+            return new PipelineResult(rows, sha256, runSeconds, reader.Seconds, formatSeconds, writeSeconds);
         }
-        catch
+        catch (Exception failure)
         {
-            // Let the batches already handed out finish before the failure leaves (their sessions may be disposed next).
-            await ((Task)Task.WhenAll(batches)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            // Stop every stage, let the batches already handed out finish (their sessions may be disposed next), and
+            // report the first failure: a stage that stopped because another failed only says it was cancelled.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await ((Task)Task.WhenAll([.. batches, formatter, writer])).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            var first = new Task[] { formatter, writer }.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
+            if (failure is OperationCanceledException && first is not null && !cancellationToken.IsCancellationRequested)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+            }
+
             throw;
         }
     }
 
+    /// <summary>
+    /// The formatter: takes each batch's results in row order, writes its score rows (ids as read, probability, grade,
+    /// model, reasons) into chunks of about 1 MiB and passes every full chunk to the writer. Returns the rows and its time.
+    /// </summary>
+    private static async Task<(long Rows, double Seconds)> FormatAsync(
+        System.Threading.Channels.ChannelReader<PendingBatch> pending,
+        System.Threading.Channels.ChannelWriter<Utf8CsvWriter> chunks,
+        System.Collections.Concurrent.ConcurrentBag<BatchIds> spareIds,
+        System.Collections.Concurrent.ConcurrentBag<Utf8CsvWriter> spareChunks,
+        IReadOnlyList<string> idColumns,
+        ReasonCodes? reasons,
+        int reasonCount,
+        LoadedModel model,
+        ScoreOptions options,
+        long[] bandCounts,
+        CancellationToken cancellationToken)
+    {
+        var busy = new Stopwatch();
+        try
+        {
+            busy.Start();
+            var modelId = System.Text.Encoding.UTF8.GetBytes(model.Manifest.Id);
+            var bandNames = options.Bands.Names.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
+            var reasonNames = reasons?.Names.Select(System.Text.Encoding.UTF8.GetBytes).ToArray() ?? [];
+            Utf8CsvWriter NewChunk() => spareChunks.TryTake(out var spare) ? spare : new Utf8CsvWriter(ChunkBytes + (64 << 10));
+            var chunk = NewChunk();
+            foreach (var id in idColumns)
+            {
+                chunk.Field(id);
+            }
+
+            chunk.Field("probability_of_default");
+            chunk.Field("grade");
+            chunk.Field("model");
+            foreach (var column in ReasonColumns(reasonCount))
+            {
+                chunk.Field(column);
+            }
+
+            chunk.EndRow();
+            long rows = 0;
+            busy.Stop();
+            await foreach (var (scored, ids) in pending.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var (p, _, reasonIndex, reasonLost) = await scored.ConfigureAwait(false);
+                busy.Start();
+                FormatBatch(chunk, p, ids, idColumns.Count > 0, reasonIndex, reasonLost, reasonCount, reasons, reasonNames, bandNames, modelId, options.Bands, bandCounts);
+                if (chunk.Length >= ChunkBytes)
+                {
+                    busy.Stop();
+                    await chunks.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                    busy.Start();
+                    chunk = NewChunk();
+                }
+
+                rows += p.Length;
+                ids.Clear();
+                spareIds.Add(ids);
+                busy.Stop();
+            }
+
+            if (chunk.Length > 0)
+            {
+                await chunks.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+            }
+
+            chunks.TryComplete();
+            return (rows, busy.Elapsed.TotalSeconds);
+        }
+        catch (Exception ex)
+        {
+            chunks.TryComplete(ex);
+            throw;
+        }
+    }
+
+    /// <summary>Appends one batch's score rows to <paramref name="chunk"/> and counts them per grade.</summary>
+    private static void FormatBatch(
+        Utf8CsvWriter chunk, float[] p, BatchIds ids, bool hasIds, int[]? reasonIndex, float[]? reasonLost, int reasonCount, ReasonCodes? reasons,
+        byte[][] reasonNames, byte[][] bandNames, byte[] modelId, RiskBands bands, long[] bandCounts)
+    {
+        var idBytes = ids.Fields.Written.Span;
+        var start = 0;
+        for (var r = 0; r < p.Length; r++)
+        {
+            var probability = p[r];
+            var band = bands.IndexOf(probability);
+            bandCounts[band]++;
+            chunk.AppendRows(idBytes[start..ids.Ends[r]]);
+            start = ids.Ends[r];
+            if (hasIds)
+            {
+                chunk.ContinueRow();
+            }
+
+            chunk.Field(probability);
+            chunk.SafeField(bandNames[band]);
+            chunk.SafeField(modelId);
+            for (var k = 0; k < reasonCount; k++)
+            {
+                var feature = reasonIndex![(r * reasonCount) + k];
+                if (feature < 0)
+                {
+                    chunk.Empty();
+                    chunk.Empty();
+                }
+                else
+                {
+                    chunk.SafeField(reasonNames[feature]);
+                    chunk.Field(MathF.Round(reasonLost![(r * reasonCount) + k], reasons!.Decimals));
+                }
+            }
+
+            chunk.EndRow();
+        }
+    }
+
+    /// <summary>The writer: appends each chunk to the score part as it comes, hashing it; returns the SHA-256 and its time.</summary>
+    private static async Task<(string Sha256, double Seconds)> WriteAsync(
+        System.Threading.Channels.ChannelReader<Utf8CsvWriter> chunks, ObjectWriter output, System.Collections.Concurrent.ConcurrentBag<Utf8CsvWriter> spareChunks, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var busy = new Stopwatch();
+        await foreach (var chunk in chunks.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            busy.Start();
+            hash.AppendData(chunk.Written.Span);
+            await output.WriteAsync(chunk.Written, cancellationToken).ConfigureAwait(false);
+            chunk.Clear();
+            spareChunks.Add(chunk);
+            busy.Stop();
+        }
+
+        return (Convert.ToHexStringLower(hash.GetCurrentHash()), busy.Elapsed.TotalSeconds);
+    }
+
     /// <summary>Runs one batch on the first free session, on a pool thread; then frees its place and its buffer.</summary>
-    private static Task<(float[] Probabilities, double Seconds, int[]? Reasons, float[]? Lost)> RunBatch(
+    private static Task<BatchResult> RunBatch(
         LoadedModel model, SessionPool sessions, float[] data, int rows, ReasonCodes? reasons, int reasonCount, CancellationToken cancellationToken) =>
         Task.Run(
             async () =>
@@ -340,7 +502,7 @@ public static class BatchScorer
                             }
                         }
 
-                        return (p, clock.Elapsed.TotalSeconds, index, lost);
+                        return new BatchResult(p, clock.Elapsed.TotalSeconds, index, lost);
                     }
                     finally
                     {
@@ -356,21 +518,21 @@ public static class BatchScorer
             CancellationToken.None);
 
     /// <summary>
-    /// Reads a curated part's rows straight into batches of model input (no allocation per row): features by
-    /// name in the model's order, missing values imputed as the manifest says; keeps each row's id fields, as CSV,
-    /// for the score part. The part's bytes are let go when the last row is read.
+    /// Reads a curated part's rows, as they stream in, straight into batches of model input (no allocation per row):
+    /// features by name in the model's order, missing values imputed as the manifest says; each row's id fields are
+    /// kept, as CSV, with its batch for the score part.
     /// </summary>
     private sealed class PartReader : IDisposable
     {
         private readonly int[] _idPositions;
         private CuratedPartReader? _reader;
 
-        public PartReader(IReadOnlyList<string> idColumns, string path, byte[] bytes, ModelManifest model)
+        public PartReader(IReadOnlyList<string> idColumns, string path, Stream content, ModelManifest model, int batchRows)
         {
             var clock = Stopwatch.StartNew();
             try
             {
-                _reader = new CuratedPartReader(bytes, $"Curated part {path}", [.. model.Features.Select(f => f.Name)], [.. model.Features.Select(f => f.Impute)]);
+                _reader = model.OpenReader(new NonClosingStream(content), $"Curated part {path}");
             }
             catch (CuratedDataException ex)
             {
@@ -379,7 +541,6 @@ public static class BatchScorer
 
             _idPositions = [.. idColumns.Select(_reader.Position).Where(i => i >= 0)];
             IdColumns = idColumns;
-            Ids = new Utf8CsvWriter(Math.Max(1 << 16, _idPositions.Length * (bytes.Length / 8)));
             Features = model.Features.Count;
             Seconds = clock.Elapsed.TotalSeconds;
         }
@@ -390,17 +551,11 @@ public static class BatchScorer
         /// <summary>The run's id columns, which head each score row.</summary>
         public IReadOnlyList<string> IdColumns { get; }
 
-        /// <summary>The id fields of every row read, one after another, without newlines.</summary>
-        public Utf8CsvWriter Ids { get; }
-
-        /// <summary>Where each row's id fields end in <see cref="Ids"/>.</summary>
-        public List<int> IdEnds { get; } = [];
-
-        /// <summary>Time spent reading.</summary>
+        /// <summary>Time spent reading and parsing (the input's own reads included).</summary>
         public double Seconds { get; private set; }
 
-        /// <summary>Reads up to <paramref name="rows"/> rows into <paramref name="data"/> (rows × features); 0 at the end.</summary>
-        public int Read(float[] data, int rows)
+        /// <summary>Reads up to <paramref name="rows"/> rows into <paramref name="data"/> (rows × features) and their ids into <paramref name="ids"/>; 0 at the end.</summary>
+        public int Read(float[] data, int rows, BatchIds ids)
         {
             if (_reader is null)
             {
@@ -416,11 +571,11 @@ public static class BatchScorer
                 {
                     foreach (var position in _idPositions)
                     {
-                        Ids.Field(_reader[position]);
+                        ids.Fields.Field(_reader[position]);
                     }
 
-                    IdEnds.Add(Ids.Length);
-                    Ids.StartNewRowWithoutNewline();
+                    ids.Ends[n] = ids.Fields.Length;
+                    ids.Fields.StartNewRowWithoutNewline();
                     n++;
                 }
             }
@@ -429,6 +584,7 @@ public static class BatchScorer
                 throw new ModelException(ex.Message, ex);
             }
 
+            ids.Count = n;
             if (n < rows)
             {
                 Dispose();
@@ -444,6 +600,14 @@ public static class BatchScorer
             _reader?.Dispose();
             _reader = null;
         }
+    }
+
+    /// <summary>Lets the CSV reader close its view of the part without closing the hashing stream the caller still reads from.</summary>
+    private sealed class NonClosingStream(Stream inner) : FinServerless.Datasets.ReadOnlyStream
+    {
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+        public override int Read(Span<byte> buffer) => inner.Read(buffer);
     }
 }
 

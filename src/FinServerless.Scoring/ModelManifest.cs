@@ -9,6 +9,18 @@ public sealed record FeatureSpec(string Name)
 {
     /// <summary>Value used when the column is empty (null: NaN, which tree models route as missing).</summary>
     public double? Impute { get; init; }
+
+    /// <summary>
+    /// For an open category column: the values the model encodes, most frequent in its training rows first; a value
+    /// reads as its index here, any other value as <c>Categories.Count</c> ("other"). Null for numeric features.
+    /// </summary>
+    public IReadOnlyList<string>? Categories { get; init; }
+
+    /// <summary>The contract's adverse-action text for the feature, when it gives one.</summary>
+    public string? ReasonText { get; init; }
+
+    /// <summary>A protected characteristic: never given as a reason for a score.</summary>
+    public bool Protected { get; init; }
 }
 
 /// <summary>Where the ONNX file is and how to read its probability.</summary>
@@ -78,6 +90,13 @@ public sealed record ModelManifest
     /// <summary>"name@version".</summary>
     [JsonIgnore]
     public string Id => $"{Name}@{Version}";
+
+    /// <summary>
+    /// A reader of curated rows as this model takes them: its features by name in its order, missing values imputed,
+    /// open categories encoded (what every scoring path feeds the model). The reader owns <paramref name="content"/>.
+    /// </summary>
+    public Datasets.Output.CuratedPartReader OpenReader(Stream content, string source) =>
+        new(content, source, [.. Features.Select(f => f.Name)], [.. Features.Select(f => f.Impute)], categories: Features.Any(f => f.Categories is not null) ? [.. Features.Select(f => f.Categories)] : null);
 
     /// <summary>Name and version as validated names.</summary>
     [JsonIgnore]

@@ -72,6 +72,8 @@ public sealed class ReasonCodes
     private readonly double[] _maxPoints;
     private readonly int[] _positions;
     private readonly string[] _names;
+    private readonly string?[] _texts;
+    private readonly bool[] _protected;
     private readonly Trees.TreeShap? _shap;
 
     /// <summary>Reasons for <paramref name="model"/>'s rows, or null when the model gives none.</summary>
@@ -89,6 +91,8 @@ public sealed class ReasonCodes
     {
         _shap = shap;
         _names = [.. manifest.Features.Select(f => f.Name)];
+        _texts = [.. manifest.Features.Select(f => f.ReasonText)];
+        _protected = [.. manifest.Features.Select(f => f.Protected)];
         _characteristics = [];
         _maxPoints = [];
         _positions = [];
@@ -97,14 +101,24 @@ public sealed class ReasonCodes
     private ReasonCodes(ModelManifest manifest, ReasonModel reasons)
     {
         var names = manifest.Features.Select(f => f.Name).ToList();
-        _characteristics = [.. reasons.Characteristics!.Where(c => names.Contains(c.Feature))];
+        // A protected characteristic still scores; it is never a reason.
+        _characteristics = [.. reasons.Characteristics!.Where(c => names.IndexOf(c.Feature) is var i and >= 0 && !manifest.Features[i].Protected)];
         _maxPoints = [.. _characteristics.Select(c => c.MaxPoints)];
         _positions = [.. _characteristics.Select(c => names.IndexOf(c.Feature))];
         _names = [.. _characteristics.Select(c => c.Feature)];
+        _texts = [.. _positions.Select(p => manifest.Features[p].ReasonText)];
+        _protected = new bool[_characteristics.Length];
     }
 
     /// <summary>The feature names the reasons index into.</summary>
     public IReadOnlyList<string> Names => _names;
+
+    /// <summary>The contract's adverse-action text of each of <see cref="Names"/> (null where it gives none).</summary>
+    public IReadOnlyList<string?> Texts => _texts;
+
+    /// <summary>The texts by feature, for the features that have one (the code table of a score run).</summary>
+    public IReadOnlyDictionary<string, string> TextTable =>
+        _names.Zip(_texts).Where(p => p.Second is not null && !_protected[Array.IndexOf(_names, p.First)]).ToDictionary(p => p.First, p => p.Second!, StringComparer.Ordinal);
 
     /// <summary>
     /// The row's top <paramref name="features"/>.Length reasons: the characteristics losing the most points against
@@ -122,7 +136,10 @@ public sealed class ReasonCodes
             _shap.Contributions(row, phi);
             for (var f = 0; f < width; f++)
             {
-                Insert(f, (float)phi[f], features, pointsLost);
+                if (!_protected[f])
+                {
+                    Insert(f, (float)phi[f], features, pointsLost);
+                }
             }
 
             return;

@@ -72,6 +72,15 @@ public sealed record ScoreManifest
 
     /// <summary>What computed the probabilities (<see cref="LoadedModel.Engine"/>), when the run was scored in one process.</summary>
     public string? Engine { get; init; }
+
+    /// <summary>
+    /// The reason-code table: for each feature that can be a reason_k value and whose contract gives one, its
+    /// adverse-action text (score rows carry the feature name, the code; this says what it means). Null without reasons.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ReasonTexts { get; init; }
+
+    /// <summary>Features the model uses that are never given as a reason (protected characteristics). Null without reasons.</summary>
+    public IReadOnlyList<string>? NeverReasons { get; init; }
 }
 
 /// <summary>How to score.</summary>

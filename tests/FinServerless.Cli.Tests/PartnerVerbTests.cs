@@ -31,7 +31,7 @@ public sealed class PartnerVerbTests(AzuriteFixture azurite) : IClassFixture<Azu
         var text = File.ReadAllText(Path.Combine(RepositoryLayout.Root, "samples", "taiwan-credit", "contract.json"))
             .Replace("\"partner\": \"demo\"", $"\"partner\": \"{partner}\"", StringComparison.Ordinal)
             .Replace("\"dataset\": \"taiwan-credit\"", $"\"dataset\": \"{dataset}\"", StringComparison.Ordinal)
-            .Replace("\"contractVersion\": \"1.0.0\"", $"\"contractVersion\": \"{version}\"", StringComparison.Ordinal);
+            .Replace("\"contractVersion\": \"1.1.0\"", $"\"contractVersion\": \"{version}\"", StringComparison.Ordinal);
         var path = Path.Combine(_folder.FullName, $"{Guid.NewGuid():N}.json");
         File.WriteAllText(path, text);
         return path;

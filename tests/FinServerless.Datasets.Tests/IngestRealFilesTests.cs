@@ -131,6 +131,13 @@ public sealed class IngestRealFilesTests : IDisposable
         var part = doc.RootElement.GetProperty("parts")[0];
         var bytes = File.ReadAllBytes(Path.Combine(_out, part.GetProperty("path").GetString()!));
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), part.GetProperty("sha256").GetString());
-        Assert.Equal("1.0.0", doc.RootElement.GetProperty("contract").GetProperty("version").GetString());
+        Assert.Equal("1.1.0", doc.RootElement.GetProperty("contract").GetProperty("version").GetString());
+
+        // What models carry on from the contract: reason texts and protected characteristics, per feature.
+        var features = doc.RootElement.GetProperty("features").EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!);
+        Assert.Equal(23, features.Count);
+        Assert.Equal("Repayment status in September (months behind)", features["PAY_0"].GetProperty("reasonText").GetString());
+        Assert.True(features["AGE"].GetProperty("protected").GetBoolean());
+        Assert.False(features["PAY_0"].GetProperty("protected").GetBoolean());
     }
 }

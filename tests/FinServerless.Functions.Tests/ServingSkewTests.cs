@@ -126,6 +126,13 @@ public sealed class ServingSkewTests(AzuriteFixture azurite) : IClassFixture<Azu
 
                 Assert.Equal(feature, reasons[k]!["feature"]!.GetValue<string>());
                 Assert.Equal(double.Parse(points, CultureInfo.InvariantCulture), reasons[k]!["pointsLost"]!.GetValue<double>(), 2);
+                // The contract's adverse-action text comes with each reason; protected characteristics are never one.
+                Assert.NotEqual("AGE", feature);
+                Assert.NotEqual("SEX", feature);
+                if (feature.StartsWith("PAY_", StringComparison.Ordinal) && !feature.StartsWith("PAY_AMT", StringComparison.Ordinal))
+                {
+                    Assert.StartsWith("Repayment status in ", reasons[k]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+                }
             }
 
             withReasons += reasons.Count > 0 ? 1 : 0;

@@ -176,6 +176,62 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
         }
     }
 
+    [Theory]
+    [InlineData("same-length")]
+    [InlineData("cut-short")]
+    [InlineData("unparsable")]
+    public async Task A_part_changed_after_its_run_was_committed_is_refused_and_leaves_no_score_part(string change)
+    {
+        // A copy of the run whose second part is changed on disk while its manifest keeps the committed length and hash.
+        var root = Directory.CreateTempSubdirectory("fs-score-changed-").FullName;
+        try
+        {
+            var copy = new FolderRunOutput(root);
+            foreach (var part in fixture.Run.Parts)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(root, part.Path))!);
+                File.Copy(Path.Combine(fixture.Root, part.Path), Path.Combine(root, part.Path));
+            }
+
+            var changed = Path.Combine(root, fixture.Run.Parts[1].Path);
+            var bytes = await File.ReadAllBytesAsync(changed);
+            var lastLine = Array.LastIndexOf(bytes, (byte)'\n', bytes.Length - 2) + 1;
+            switch (change)
+            {
+                case "same-length":
+                    // One digit of a feature near the end, so the rows still parse.
+                    var digit = Array.FindLastIndex(bytes, b => b is >= (byte)'1' and <= (byte)'8');
+                    bytes[digit]++;
+                    break;
+                case "cut-short":
+                    bytes = bytes[..lastLine];
+                    break;
+                default:
+                    // Text where a number belongs: the parse fails first, but the reason given is the change.
+                    bytes[lastLine + bytes.AsSpan(lastLine).IndexOf((byte)',') + 1] = (byte)'x';
+                    break;
+            }
+
+            await File.WriteAllBytesAsync(changed, bytes);
+            var store = new ModelStore(copy);
+            await store.RegisterAsync(Manifest("changed", fixture.Features, LinearModel.OutputName, 0), LinearModel.Write(fixture.Features, new float[fixture.Features.Count], 0));
+            using var model = await store.LoadAsync(ModelReference.Parse("changed@1.0.0"));
+
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => BatchScorer.ScoreRunAsync(fixture.Run, fixture.RunManifestPath, copy, model, new ScoreOptions { Partitions = 2, BatchRows = 64 }));
+
+            Assert.Contains(fixture.Run.Parts[1].Path, error.Message, StringComparison.Ordinal);
+            Assert.Contains("modified after it was committed", error.Message, StringComparison.Ordinal);
+            var prefix = Path.Combine(root, BatchScorer.ScorePrefix(fixture.Run, model.Manifest));
+            Assert.False(File.Exists(Path.Combine(prefix, "part-00001.csv")));
+            Assert.False(File.Exists(Path.Combine(prefix, "_manifest.json")));
+            Assert.Empty(Directory.Exists(prefix) ? Directory.GetFiles(prefix, "*.tmp") : []);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_planned_part_scores_from_that_part_alone_to_the_bytes_the_whole_run_writes_and_a_part_outside_its_run_is_refused()
     {

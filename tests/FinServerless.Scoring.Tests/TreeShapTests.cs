@@ -8,10 +8,13 @@ namespace FinServerless.Scoring.Tests;
 public sealed class TreeShapTests
 {
     [Theory]
-    [InlineData(300, 6, true)]
-    [InlineData(40, 9, true)]
-    [InlineData(25, 3, false)]
-    public void Contributions_equal_xgboost_pred_contribs_and_add_up_to_the_margin(int trees, int depth, bool withNaN)
+    [InlineData(300, 6, true, "leaf-tables")]
+    [InlineData(300, 6, true, "recursive")]
+    [InlineData(40, 9, true, "recursive")]
+    [InlineData(6, 8, true, "leaf-tables")]
+    [InlineData(25, 3, false, "leaf-tables")]
+    [InlineData(25, 3, false, "recursive")]
+    public void Contributions_equal_xgboost_pred_contribs_and_add_up_to_the_margin(int trees, int depth, bool withNaN, string algorithm)
     {
         const int features = 9;
         const int rows = 1_500;
@@ -27,7 +30,8 @@ public sealed class TreeShapTests
 
         var onnx = XGBoostTreeExport.Convert(booster.SaveJson(), Enumerable.Range(0, features).Select(i => $"f{i}").ToList());
         var ensemble = TreeEnsemble.TryRead(onnx, out var reason) ?? throw new InvalidOperationException(reason);
-        var shap = TreeShap.TryCreate(ensemble, out reason) ?? throw new InvalidOperationException(reason);
+        var shap = TreeShap.TryCreate(ensemble, out reason, recursiveOnly: algorithm == "recursive") ?? throw new InvalidOperationException(reason);
+        Assert.Equal(algorithm, shap.Algorithm);
 
         var sample = x.AsSpan(0, rows * features).ToArray();
         Assert.True(!withNaN || sample.Any(float.IsNaN), "the sample has missing values");

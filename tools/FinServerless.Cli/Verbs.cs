@@ -260,6 +260,7 @@ internal static class Verbs
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 rows = m.Rows,
+                parts = m.Parts.Count,
                 model = model.Manifest.Id,
                 alreadyDone = outcome.AlreadyDone,
                 ingestSeconds,

@@ -132,7 +132,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
         var x = new float[rows.Count * features.Count];
         try
         {
-            using var reader = new CuratedPartReader(curated, "the request's rows", [.. features.Select(f => f.Name)], [.. features.Select(f => f.Impute)]);
+            using var reader = model.Manifest.OpenReader(new MemoryStream(curated, writable: false), "the request's rows");
             var read = 0;
             while (read < rows.Count && reader.ReadRow(x.AsSpan(read * features.Count, features.Count)))
             {
@@ -165,7 +165,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
                 // The same reasons batch scoring writes, from the same model input.
                 reasons.Top(x.AsSpan(r * features.Count, features.Count), reasonIndex, reasonLost);
                 echo["reasons"] = Enumerable.Range(0, reasonCount).Where(k => reasonIndex[k] >= 0)
-                    .Select(k => new { feature = reasons.Names[reasonIndex[k]], pointsLost = Math.Round(reasonLost[k], reasons.Decimals) }).ToList();
+                    .Select(k => new { feature = reasons.Names[reasonIndex[k]], text = reasons.Texts[reasonIndex[k]], pointsLost = Math.Round(reasonLost[k], reasons.Decimals) }).ToList();
             }
 
             return echo;

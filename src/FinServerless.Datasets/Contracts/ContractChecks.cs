@@ -7,7 +7,7 @@ internal static class ContractChecks
 {
     private static readonly HashSet<string> Imputations = ["none", "mean", "median", "constant", "zero"];
     private static readonly HashSet<string> Scalings = ["none", "standard", "minmax"];
-    private static readonly HashSet<string> Encodings = ["none", "ordinal"];
+    private static readonly HashSet<string> Encodings = ["none", "ordinal", "monthsSince"];
 
     public static void Check(DatasetContract c, string source)
     {
@@ -101,9 +101,56 @@ internal static class ContractChecks
                 Fail($"{where}: min/max apply to numeric columns, not {col.Type}.");
             }
 
-            if (col.Type == ColumnType.Category && (col.Allowed is null || col.Allowed.Count == 0))
+            if (col.Type == ColumnType.Category && col.Allowed is { Count: 0 })
             {
-                Fail($"{where}: a category column needs 'allowed' values.");
+                Fail($"{where}: 'allowed' is empty; list the values, or leave 'allowed' out for an open category column (its most frequent values encoded by each model).");
+            }
+
+            if (col.TopCategories is { } top && (top is < 1 or > 1000 || !col.IsOpenCategory))
+            {
+                Fail($"{where}: topCategories {top} applies to an open category column (type category without 'allowed') and must be from 1 to 1000.");
+            }
+
+            if (col.IsOpenCategory && col.Normalize?.Encode == "ordinal")
+            {
+                Fail($"{where}: normalize.encode 'ordinal' needs the 'allowed' values (their order is the code); an open category column is encoded by each model from its most frequent values.");
+            }
+
+            if (col.ReasonText is { } text && (text.Length is 0 or > 200 || text.Any(char.IsControl)))
+            {
+                Fail($"{where}: reasonText must be 1 to 200 characters without control characters.");
+            }
+
+            if (col.TargetValues is { } tv)
+            {
+                if (col.Role != ColumnRole.Target)
+                {
+                    Fail($"{where}: targetValues applies to the column with role 'target'.");
+                }
+
+                if (col.Type is not (ColumnType.Category or ColumnType.String or ColumnType.Integer))
+                {
+                    Fail($"{where}: targetValues maps the values of a category, string or integer column, not {col.Type}.");
+                }
+
+                if (tv.Positive.Count == 0 || tv.Negative.Count == 0)
+                {
+                    Fail($"{where}: targetValues needs at least one 'positive' (default) and one 'negative' (no default) value.");
+                }
+
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var value in tv.Positive.Concat(tv.Negative).Concat(tv.Drop))
+                {
+                    if (!seen.Add(value))
+                    {
+                        Fail($"{where}: targetValues lists '{value}' more than once; each value is positive, negative or dropped.");
+                    }
+                }
+
+                if (col.Allowed is { } allowedValues && seen.FirstOrDefault(v => !allowedValues.Contains(v)) is { } unknown)
+                {
+                    Fail($"{where}: targetValues lists '{unknown}', which is not among its 'allowed' values.");
+                }
             }
 
             if (col.Type == ColumnType.Integer && col.Allowed is not null)
@@ -179,6 +226,16 @@ internal static class ContractChecks
                 if (n.Encode == "ordinal" && col.Type != ColumnType.Category)
                 {
                     Fail($"{where}: normalize.encode 'ordinal' applies to category columns.");
+                }
+
+                if (n.Encode == "monthsSince" && (col.Type != ColumnType.Date || !DateOnly.TryParseExact(n.ReferenceDate, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _)))
+                {
+                    Fail($"{where}: normalize.encode 'monthsSince' applies to date columns and needs normalize.referenceDate as yyyy-MM-dd (the date months are counted to).");
+                }
+
+                if (n.ReferenceDate is not null && n.Encode != "monthsSince")
+                {
+                    Fail($"{where}: normalize.referenceDate is used only with encode 'monthsSince'.");
                 }
             }
         }

@@ -214,6 +214,34 @@ public sealed record ColumnSpec
     /// <summary>How to normalize the column's values.</summary>
     public ColumnNormalization? Normalize { get; init; }
 
+    /// <summary>
+    /// What the column means to a borrower when it is a reason for a decision (the adverse-action text carried by
+    /// every model trained on it, for example "Number of recent payment delays"); default: none given.
+    /// </summary>
+    public string? ReasonText { get; init; }
+
+    /// <summary>A protected characteristic (for example age or marital status): it is never given as a reason for a score.</summary>
+    public bool Protected { get; init; }
+
+    /// <summary>
+    /// For the target column: which of its values mean default (1), which mean no default (0), and which leave the
+    /// row without a label (curated with an empty target: scored, not trained on). Any other value rejects the row.
+    /// </summary>
+    public TargetValues? TargetValues { get; init; }
+
+    /// <summary>
+    /// For an open category column (no <see cref="Allowed"/> list): how many of its most frequent values in the
+    /// training rows a model encodes, every other value counting as one "other" value (default 20).
+    /// </summary>
+    public int? TopCategories { get; init; }
+
+    /// <summary>Whether this is an open category column: any value accepted, kept as text, encoded by each model.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsOpenCategory => Type == ColumnType.Category && Allowed is null;
+
+    /// <summary>Categories a model encodes for an open category column unless the contract says otherwise.</summary>
+    public const int DefaultTopCategories = 20;
+
     /// <summary>Name used in output.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string EffectiveOutputName => string.IsNullOrEmpty(OutputName) ? Name : OutputName;
@@ -234,11 +262,30 @@ public sealed record ColumnNormalization
     /// <summary>"none", "standard" ((x − mean) / std) or "minmax" ((x − min) / (max − min)), from <see cref="Reference"/>.</summary>
     public string Scale { get; init; } = "none";
 
-    /// <summary>"none" or "ordinal" (categories as their index in Allowed, unknown as -1).</summary>
+    /// <summary>
+    /// "none"; "ordinal" (categories as their index in Allowed, unknown as -1); "monthsSince" (a date as the whole
+    /// months from it to <see cref="ReferenceDate"/>, a number a model can use, e.g. months on book).
+    /// </summary>
     public string Encode { get; init; } = "none";
 
     /// <summary>Reference statistics used by impute and scale.</summary>
     public ReferenceStatistics? Reference { get; init; }
+
+    /// <summary>For <c>encode: monthsSince</c> on a date column: the date (yyyy-MM-dd) the whole months are counted to.</summary>
+    public string? ReferenceDate { get; init; }
+}
+
+/// <summary>How a target column's values map to the 0/1 label (see <see cref="ColumnSpec.TargetValues"/>).</summary>
+public sealed record TargetValues
+{
+    /// <summary>Values that mean default: label 1.</summary>
+    public IReadOnlyList<string> Positive { get; init; } = [];
+
+    /// <summary>Values that mean no default: label 0.</summary>
+    public IReadOnlyList<string> Negative { get; init; } = [];
+
+    /// <summary>Values whose outcome is not known yet (for example a loan still current): no label; the row is scored, not trained on.</summary>
+    public IReadOnlyList<string> Drop { get; init; } = [];
 }
 
 /// <summary>Reference statistics of a column (from a training profile).</summary>

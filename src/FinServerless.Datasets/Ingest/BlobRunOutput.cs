@@ -2,6 +2,7 @@ using Azure;
 using Azure.Storage;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 
 namespace FinServerless.Datasets.Ingest;
 
@@ -87,6 +88,116 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
         catch (Exception ex) when (Unreachable(ex))
         {
             throw FinServerless.Connections.StorageFailure.Describe(ex, "download", Blob(path).Uri);
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Read in ranges of 4 MiB, pinned to the version first seen: a blob replaced meanwhile fails the read.</remarks>
+    public async Task<Stream?> OpenReadAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Blob(path).OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = ReadBlockBytes }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            return null;
+        }
+        catch (Exception ex) when (Unreachable(ex))
+        {
+            throw FinServerless.Connections.StorageFailure.Describe(ex, "download", Blob(path).Uri);
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Staged as blocks of 4 MiB and made visible by committing the block list: an uncommitted writer leaves the blob
+    /// as it was (the service drops uncommitted blocks after a week). Each writer names its blocks with its own random
+    /// prefix, so two writers of the same blob never mix their blocks; the last commit wins.
+    /// </remarks>
+    public async Task<ObjectWriter> OpenWriteAsync(string path, string contentType, CancellationToken cancellationToken)
+    {
+        var blob = await WritableBlobAsync(path).ConfigureAwait(false);
+        var (container, name) = Split(path);
+        return new BlockObjectWriter(service.GetBlobContainerClient(container).GetBlockBlobClient(name), blob.Uri, contentType);
+    }
+
+    /// <summary>Bytes per ranged read and per staged block of the streaming reader and writer.</summary>
+    public const int ReadBlockBytes = 4 * 1024 * 1024;
+
+    private sealed class BlockObjectWriter(BlockBlobClient blob, Uri uri, string contentType) : ObjectWriter
+    {
+        private readonly string _prefix = Guid.NewGuid().ToString("N");
+        private readonly List<string> _blocks = [];
+        private byte[]? _buffer;
+        private int _filled;
+
+        protected override async Task AppendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+        {
+            while (!bytes.IsEmpty)
+            {
+                _buffer ??= System.Buffers.ArrayPool<byte>.Shared.Rent(ReadBlockBytes);
+                var n = Math.Min(bytes.Length, ReadBlockBytes - _filled);
+                bytes.Span[..n].CopyTo(_buffer.AsSpan(_filled));
+                _filled += n;
+                bytes = bytes[n..];
+                if (_filled == ReadBlockBytes)
+                {
+                    await StageAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        protected override async Task FinishAsync(CancellationToken cancellationToken)
+        {
+            if (_filled > 0)
+            {
+                await StageAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                await blob.CommitBlockListAsync(_blocks, new CommitBlockListOptions { HttpHeaders = new BlobHttpHeaders { ContentType = contentType } }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (Unreachable(ex))
+            {
+                throw FinServerless.Connections.StorageFailure.Describe(ex, "upload", uri);
+            }
+
+            Release();
+        }
+
+        private async Task StageAsync(CancellationToken cancellationToken)
+        {
+            // Block ids: the writer's prefix and a sequence number, all the same length as the service requires.
+            var id = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes($"{_prefix}-{_blocks.Count:D6}"));
+            try
+            {
+                using var content = new MemoryStream(_buffer!, 0, _filled, writable: false);
+                await blob.StageBlockAsync(id, content, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (Unreachable(ex))
+            {
+                throw FinServerless.Connections.StorageFailure.Describe(ex, "upload", uri);
+            }
+
+            _blocks.Add(id);
+            _filled = 0;
+        }
+
+        private void Release()
+        {
+            if (_buffer is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = null;
+            }
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            Release();
+            await base.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -58,6 +58,59 @@ public sealed class FolderRunOutput(string root) : IRunOutput
     }
 
     /// <inheritdoc/>
+    public Task<Stream?> OpenReadAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = Full(path);
+        return Task.FromResult<Stream?>(File.Exists(full) ? new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16) : null);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Written to a temporary file beside the target and renamed over it on commit (atomic on one file system).</remarks>
+    public Task<ObjectWriter> OpenWriteAsync(string path, string contentType, CancellationToken cancellationToken)
+    {
+        var full = Full(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        return Task.FromResult<ObjectWriter>(new FileObjectWriter(full));
+    }
+
+    private sealed class FileObjectWriter(string full) : ObjectWriter
+    {
+        private readonly string _temporary = $"{full}.{Guid.NewGuid():N}.tmp";
+        private FileStream? _file;
+
+        protected override async Task AppendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+        {
+            _file ??= new FileStream(_temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            await _file.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+        }
+
+        protected override async Task FinishAsync(CancellationToken cancellationToken)
+        {
+            _file ??= new FileStream(_temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await _file.DisposeAsync().ConfigureAwait(false);
+            _file = null;
+            File.Move(_temporary, full, overwrite: true);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (_file is not null)
+            {
+                await _file.DisposeAsync().ConfigureAwait(false);
+                _file = null;
+            }
+
+            if (!Committed)
+            {
+                File.Delete(_temporary);
+            }
+
+            await base.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
     public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken)
     {
         var full = Full(prefix);

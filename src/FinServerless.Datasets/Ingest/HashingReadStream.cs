@@ -2,9 +2,14 @@ using System.Security.Cryptography;
 
 namespace FinServerless.Datasets.Ingest;
 
-/// <summary>Passes reads through and computes the SHA-256 and length of every byte read. Closing it leaves the input open.</summary>
-internal sealed class HashingReadStream(Stream inner) : ReadOnlyStream
+/// <summary>Passes reads through and computes the SHA-256 and length of every byte read, and the time spent in the input's reads. Closing it leaves the input open.</summary>
+public sealed class HashingReadStream(Stream inner) : ReadOnlyStream
 {
+    private long _readTicks;
+
+    /// <summary>Seconds spent waiting for the input (its reads, not the hashing).</summary>
+    public double ReadSeconds => _readTicks / (double)System.Diagnostics.Stopwatch.Frequency;
+
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
     public long BytesRead { get; private set; }
@@ -24,17 +29,16 @@ internal sealed class HashingReadStream(Stream inner) : ReadOnlyStream
         return Convert.ToHexStringLower(_hash.GetCurrentHash());
     }
 
-    public override int Read(byte[] buffer, int offset, int count)
-    {
-        var n = inner.Read(buffer, offset, count);
-        _hash.AppendData(buffer, offset, n);
-        BytesRead += n;
-        return n;
-    }
+    /// <summary>The SHA-256 of what was read so far, as lowercase hex.</summary>
+    public string CurrentHash() => Convert.ToHexStringLower(_hash.GetCurrentHash());
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var n = inner.Read(buffer);
+        _readTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
         _hash.AppendData(buffer[..n]);
         BytesRead += n;
         return n;

@@ -255,6 +255,7 @@ public static class IngestEngine
                 Columns = _header,
                 IdColumns = contract.Columns.Where(c => c.Role == ColumnRole.Id).Select(c => c.EffectiveOutputName).ToList(),
                 TargetColumn = contract.Columns.FirstOrDefault(c => c.Role == ColumnRole.Target)?.EffectiveOutputName,
+                Features = FeatureColumn.From(contract),
                 Parts = _parts,
                 ExtraColumns = _map.ExtraColumns,
                 FormulaCellsNeutralized = pipeline.NeutralizedCells(),

@@ -77,6 +77,12 @@ public sealed record RunManifest
     /// <summary>Output column with role target, if any.</summary>
     public string? TargetColumn { get; init; }
 
+    /// <summary>
+    /// What the contract says of each feature column that models carry on: its reason text, whether it is protected
+    /// (never a reason), and whether it is an open category (text a model encodes). Empty in runs curated before.
+    /// </summary>
+    public IReadOnlyList<FeatureColumn> Features { get; init; } = [];
+
     /// <summary>Parts, in order.</summary>
     public required IReadOnlyList<RunPart> Parts { get; init; }
 
@@ -111,6 +117,29 @@ public sealed record RunManifest
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
+}
+
+/// <summary>A feature column of a curated run as models see it (see <see cref="RunManifest.Features"/>).</summary>
+/// <param name="Name">The curated column.</param>
+public sealed record FeatureColumn(string Name)
+{
+    /// <summary>The contract's adverse-action text for the column, when it gives one.</summary>
+    public string? ReasonText { get; init; }
+
+    /// <summary>A protected characteristic: never a reason.</summary>
+    public bool Protected { get; init; }
+
+    /// <summary>For an open category column: how many of its most frequent values a model encodes (the rest are "other"); null for numbers.</summary>
+    public int? TopCategories { get; init; }
+
+    /// <summary>The feature columns of a contract (role feature, in output order).</summary>
+    public static IReadOnlyList<FeatureColumn> From(Contracts.DatasetContract contract) =>
+        [.. contract.Columns.Where(c => c.Role == Contracts.ColumnRole.Feature).Select(c => new FeatureColumn(c.EffectiveOutputName)
+        {
+            ReasonText = c.ReasonText,
+            Protected = c.Protected,
+            TopCategories = c.IsOpenCategory ? c.TopCategories ?? Contracts.ColumnSpec.DefaultTopCategories : null,
+        })];
 }
 
 /// <summary>The contract a run was validated against.</summary>

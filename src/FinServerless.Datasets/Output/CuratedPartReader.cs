@@ -24,6 +24,9 @@ public sealed class CuratedPartReader : IDisposable
     private readonly float[] _impute;
     private readonly int _target = -1;
     private readonly string? _targetName;
+    private readonly bool _skipUnlabelled;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>>?[] _categories;
+    private readonly float[] _other;
 
     /// <summary>
     /// Reads <paramref name="content"/> (CSV with a header, as ingest writes it); <paramref name="features"/> are read in
@@ -31,13 +34,25 @@ public sealed class CuratedPartReader : IDisposable
     /// given, must hold 0 or 1 on every row.
     /// </summary>
     /// <exception cref="CuratedDataException">The content has no header or lacks a column.</exception>
-    public CuratedPartReader(byte[] content, string source, IReadOnlyList<string> features, IReadOnlyList<double?>? impute = null, string? target = null)
+    public CuratedPartReader(byte[] content, string source, IReadOnlyList<string> features, IReadOnlyList<double?>? impute = null, string? target = null, IReadOnlyList<IReadOnlyList<string>?>? categories = null, bool skipUnlabelled = false)
+        : this(new MemoryStream(content ?? throw new ArgumentNullException(nameof(content)), writable: false), source, features, impute, target, categories, skipUnlabelled)
+    {
+    }
+
+    /// <summary>
+    /// Reads curated rows from <paramref name="content"/> as they arrive (it is read forward once, never held whole); the
+    /// reader owns the stream. A feature with <paramref name="categories"/> is an open category column's text: each listed
+    /// value reads as its index, any other value as the index after the last ("other"), an empty cell as missing. With
+    /// <paramref name="skipUnlabelled"/>, rows whose target is empty (no outcome yet) are passed over and counted.
+    /// </summary>
+    /// <exception cref="CuratedDataException">The content has no header or lacks a column.</exception>
+    public CuratedPartReader(Stream content, string source, IReadOnlyList<string> features, IReadOnlyList<double?>? impute = null, string? target = null, IReadOnlyList<IReadOnlyList<string>?>? categories = null, bool skipUnlabelled = false)
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(features);
         _source = source;
         _features = features;
-        _reader = new CsvReader(new MemoryStream(content, writable: false), (byte)',', 1 << 20, source);
+        _reader = new CsvReader(content, (byte)',', 1 << 20, source);
         try
         {
             if (!_reader.ReadRow())
@@ -48,6 +63,11 @@ public sealed class CuratedPartReader : IDisposable
             Header = [.. Enumerable.Range(0, _reader.FieldCount).Select(i => Encoding.UTF8.GetString(_reader[i]))];
             _positions = [.. features.Select(f => Position(f) is var p and >= 0 ? p : throw new CuratedDataException($"{source} has no column '{f}'."))];
             _impute = [.. features.Select((_, k) => impute?[k] is { } v ? (float)v : float.NaN)];
+            _categories = [.. features.Select((_, k) => categories?[k] is { } values
+                ? values.Select((v, i) => (v, i)).ToDictionary(p => p.v, p => p.i, StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>()
+                : (Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>>?)null)];
+            _other = [.. features.Select((_, k) => (float)(categories?[k]?.Count ?? 0))];
+            _skipUnlabelled = skipUnlabelled;
             if (target is not null)
             {
                 _target = Position(target) is var t and >= 0 ? t : throw new CuratedDataException($"{source} has no target column '{target}'.");
@@ -73,6 +93,9 @@ public sealed class CuratedPartReader : IDisposable
     /// <summary>The current row's target (0 or 1), when a target was asked for.</summary>
     public float Label { get; private set; }
 
+    /// <summary>Rows passed over because their target was empty (with skipUnlabelled).</summary>
+    public long UnlabelledRows { get; private set; }
+
     /// <summary>Where <paramref name="column"/> is in the header, or -1.</summary>
     public int Position(string column)
     {
@@ -94,9 +117,19 @@ public sealed class CuratedPartReader : IDisposable
     /// <exception cref="CuratedDataException">A feature is not a number, or the target is not 0 or 1.</exception>
     public bool ReadRow(Span<float> features)
     {
-        if (!_reader.ReadRow())
+        while (true)
         {
-            return false;
+            if (!_reader.ReadRow())
+            {
+                return false;
+            }
+
+            if (!_skipUnlabelled || _target < 0 || this[_target].Length > 0)
+            {
+                break;
+            }
+
+            UnlabelledRows++;
         }
 
         for (var k = 0; k < _positions.Length; k++)
@@ -105,6 +138,10 @@ public sealed class CuratedPartReader : IDisposable
             if (cell.Length == 0)
             {
                 features[k] = _impute[k];
+            }
+            else if (_categories[k] is { } lookup)
+            {
+                features[k] = Category(lookup, cell, _other[k]);
             }
             else if (FastNumber.TryParseDouble(cell, out var value))
             {
@@ -133,6 +170,18 @@ public sealed class CuratedPartReader : IDisposable
         }
 
         return true;
+    }
+
+    private static float Category(Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> lookup, ReadOnlySpan<byte> cell, float other)
+    {
+        if (cell.Length > 512)
+        {
+            return other;
+        }
+
+        Span<char> chars = stackalloc char[cell.Length];
+        var n = Encoding.UTF8.GetChars(cell, chars);
+        return lookup.TryGetValue(chars[..n], out var index) ? index : other;
     }
 
     /// <summary>A part's bytes, checked against the SHA-256 its run's manifest records.</summary>

@@ -58,6 +58,12 @@ public sealed class CuratedRowFormatter
 
             var plan = _processor.Plan(c);
             var spec = plan.Spec;
+            if (plan.TargetLabels is not null && state == CellState.Value)
+            {
+                writer.Field(_processor.Integers[c]);
+                continue;
+            }
+
             if (_processor.Canonical[c] && !_processor.Imputed[c] && (!plan.ChangesValues || state == CellState.Special))
             {
                 // The cell already reads as its canonical value (digits, sign, point): copy it as is.
@@ -85,6 +91,9 @@ public sealed class CuratedRowFormatter
                         writer.Field(row[_processor.Position(c)]);
                     }
 
+                    break;
+                case ColumnType.Date when plan.MonthsTo is not null && state == CellState.Value:
+                    writer.Field((long)_processor.Numbers[c]);
                     break;
                 case ColumnType.Date:
                     writer.Field(DateOnly.FromDayNumber((int)_processor.Numbers[c]).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));

@@ -30,7 +30,8 @@ public sealed class DatasetProfiler
             .Select(i =>
             {
                 var spec = contract.Columns[i];
-                var categorical = spec.Type is ColumnType.Category or ColumnType.String;
+                // A mapped target is profiled as its 0/1 label, not as the file's status text.
+                var categorical = spec.Type is ColumnType.Category or ColumnType.String && spec.TargetValues is null;
                 var name = spec.EffectiveOutputName;
                 return (i, new ColumnProfiler(name, spec.Type.ToString().ToLowerInvariant(), categorical, reference?[name]?.Histogram, seed: 17 + i), categorical);
             })

@@ -60,6 +60,20 @@ internal sealed class ColumnPlan
             }
         }
 
+        if (spec.TargetValues is { } targetValues)
+        {
+            TargetLabels = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var (values, label) in new[] { (targetValues.Positive, 1), (targetValues.Negative, 0), (targetValues.Drop, -1) })
+            {
+                foreach (var value in values)
+                {
+                    TargetLabels[value] = label;
+                }
+            }
+            TargetValuesList = $"positive {Quoted(targetValues.Positive)}, negative {Quoted(targetValues.Negative)}" + (targetValues.Drop.Count > 0 ? $", drop {Quoted(targetValues.Drop)}" : string.Empty);
+        }
+
+        OpenCategory = spec.IsOpenCategory;
         var n = spec.Normalize;
         if (n is not null)
         {
@@ -90,6 +104,10 @@ internal sealed class ColumnPlan
 
             IsScaled = n.Scale != "none";
             EncodeOrdinal = n.Encode == "ordinal";
+            if (n.Encode == "monthsSince")
+            {
+                MonthsTo = DateOnly.ParseExact(n.ReferenceDate!, "yyyy-MM-dd", CultureInfo.InvariantCulture);
+            }
         }
 
         ChangesValues = IsScaled || ClipLow > double.NegativeInfinity || ClipHigh < double.PositiveInfinity;
@@ -122,6 +140,51 @@ internal sealed class ColumnPlan
     public bool IsScaled { get; }
 
     public bool EncodeOrdinal { get; }
+
+    /// <summary>For a date column encoded as months since it (<c>encode: monthsSince</c>): the date months are counted to.</summary>
+    public DateOnly? MonthsTo { get; }
+
+    /// <summary>For a target column with <c>targetValues</c>: each listed value's label (1, 0, or -1 for no label).</summary>
+    public Dictionary<string, int>? TargetLabels { get; }
+
+    /// <summary>The target's listed values, for messages (the contract's own text).</summary>
+    public string TargetValuesList { get; } = string.Empty;
+
+    /// <summary>An open category column: any value is accepted and kept as text.</summary>
+    public bool OpenCategory { get; }
+
+    /// <summary>The label of a target cell: 1, 0, -1 (listed as dropped), or null (not listed).</summary>
+    public int? TargetLabel(ReadOnlySpan<byte> cell)
+    {
+        Span<char> chars = stackalloc char[Math.Min(cell.Length, 256)];
+        if (cell.Length > 256)
+        {
+            return null;
+        }
+
+        var n = Encoding.UTF8.GetChars(cell, chars);
+        return TargetLabels!.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars[..n], out var label) ? label : null;
+    }
+
+    /// <summary>Whole months from <paramref name="date"/> to <see cref="MonthsTo"/> (negative when the date is later).</summary>
+    public double MonthsSince(DateOnly date)
+    {
+        var to = MonthsTo!.Value;
+        var months = ((to.Year - date.Year) * 12) + to.Month - date.Month;
+        // A month counts once its day is reached.
+        if (months > 0 && to.Day < date.Day)
+        {
+            months--;
+        }
+        else if (months < 0 && to.Day > date.Day)
+        {
+            months++;
+        }
+
+        return months;
+    }
+
+    private static string Quoted(IReadOnlyList<string> values) => string.Join("/", values.Select(v => $"'{v}'"));
 
     public bool ChangesValues { get; private set; }
 

@@ -15,6 +15,8 @@ public static class Rules
     public const string Max = "max";
     /// <summary>The value is not one of the allowed values.</summary>
     public const string Allowed = "allowed";
+    /// <summary>The target's value is not one the contract maps to a label (targetValues).</summary>
+    public const string TargetValue = "target_value";
     /// <summary>The row is not valid UTF-8.</summary>
     public const string Encoding = "encoding";
 }

@@ -149,6 +149,12 @@ public sealed class RowProcessor
             }
         }
 
+        if (plan.TargetLabels is not null && state == CellState.Value)
+        {
+            ProcessTarget(c, plan, cell);
+            return;
+        }
+
         double value;
         var canonical = false;
         switch (plan.Type)
@@ -195,9 +201,21 @@ public sealed class RowProcessor
                     return;
                 }
 
+                if (plan.MonthsTo is not null)
+                {
+                    value = plan.MonthsSince(DateOnly.FromDayNumber((int)value));
+                }
+
                 break;
             case ColumnType.Category:
                 var index = plan.CategoryIndex(cell);
+                if (plan.OpenCategory)
+                {
+                    // Any value: kept as its text, encoded later by each model from the values it saw most.
+                    value = double.NaN;
+                    break;
+                }
+
                 if (index < 0 && state != CellState.Special)
                 {
                     Fail(c, Rules.Allowed, $"not one of {plan.AllowedList}");
@@ -247,8 +265,32 @@ public sealed class RowProcessor
         }
         else
         {
-            _verbatim &= canonical && (!plan.ChangesValues || state == CellState.Special);
+            _verbatim &= canonical && (!plan.ChangesValues || state == CellState.Special) && plan.MonthsTo is null;
         }
+    }
+
+    /// <summary>A mapped target: the listed value's label, no label for a dropped value, a failure for any other.</summary>
+    private void ProcessTarget(int c, ColumnPlan plan, ReadOnlySpan<byte> cell)
+    {
+        _verbatim = false;
+        switch (plan.TargetLabel(cell))
+        {
+            case null:
+                Fail(c, Rules.TargetValue, $"not one of the target's values ({plan.TargetValuesList})");
+                return;
+            case -1:
+                States[c] = CellState.Missing;
+                Numbers[c] = double.NaN;
+                break;
+            case { } label:
+                States[c] = CellState.Value;
+                Numbers[c] = label;
+                Integers[c] = label;
+                break;
+        }
+
+        Imputed[c] = false;
+        Canonical[c] = false;
     }
 
     private void SetMissing(int c, ColumnPlan plan)

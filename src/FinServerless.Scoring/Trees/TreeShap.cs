@@ -15,8 +15,12 @@ public sealed class TreeShap
     private readonly TreeEnsemble _trees;
     private readonly TreeNode[] _nodes;
     private readonly int _pathLength;
+    private readonly LeafTables? _tables;
 
-    private TreeShap(TreeEnsemble trees)
+    /// <summary>Most table entries (doubles) the leaf tables may take: 64 MiB. Larger ensembles use the recursive algorithm.</summary>
+    public const long MaxTableEntries = 8L << 20;
+
+    private TreeShap(TreeEnsemble trees, bool tables)
     {
         _trees = trees;
         _nodes = [.. trees.Nodes];
@@ -30,7 +34,15 @@ public sealed class TreeShap
         Bias = bias;
         var d = trees.Depth + 2;
         _pathLength = d * (d + 1) / 2;
+        _tables = tables ? LeafTables.TryBuild(_nodes, trees.Roots, MaxTableEntries) : null;
     }
+
+    /// <summary>
+    /// How contributions are computed: "leaf-tables" (each leaf's contributions precomputed for every pattern of the
+    /// row's agreement with its path, so a row costs a lookup and a few additions per leaf) or "recursive" (the
+    /// published algorithm; for ensembles whose tables would pass <see cref="MaxTableEntries"/>). Both are exact.
+    /// </summary>
+    public string Algorithm => _tables is null ? "recursive" : "leaf-tables";
 
     /// <summary>The expected margin: the base value plus each tree's cover-weighted mean leaf.</summary>
     public double Bias { get; }
@@ -39,7 +51,8 @@ public sealed class TreeShap
     public int FeatureCount => _trees.FeatureCount;
 
     /// <summary>TreeSHAP for the ensemble, or null with the reason (no covers in the model, or a cover that is not positive).</summary>
-    public static TreeShap? TryCreate(TreeEnsemble trees, out string reason)
+    /// <remarks>With <paramref name="recursiveOnly"/>, the published recursive algorithm is used whatever the size (tests compare the two).</remarks>
+    public static TreeShap? TryCreate(TreeEnsemble trees, out string reason, bool recursiveOnly = false)
     {
         if (trees.Nodes.Any(n => !n.IsLeaf && !(n.Cover > 0)))
         {
@@ -48,7 +61,7 @@ public sealed class TreeShap
         }
 
         reason = string.Empty;
-        return new TreeShap(trees);
+        return new TreeShap(trees, tables: !recursiveOnly);
     }
 
     /// <summary>
@@ -61,6 +74,12 @@ public sealed class TreeShap
         ArgumentOutOfRangeException.ThrowIfLessThan(phi.Length, FeatureCount + 1, nameof(phi));
         phi[..(FeatureCount + 1)].Clear();
         phi[FeatureCount] = Bias;
+        if (_tables is not null)
+        {
+            _tables.Add(_nodes, row, phi);
+            return;
+        }
+
         var path = ArrayPool<PathElement>.Shared.Rent(_pathLength);
         try
         {
@@ -206,6 +225,241 @@ public sealed class TreeShap
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// Path-dependent TreeSHAP in closed form, per leaf. A leaf's path splits on d distinct features; for each of them
+    /// the row either agrees with every split on that feature along the path (o = 1) or not (o = 0), and z is the
+    /// product of the cover fractions of those splits. The leaf adds to feature i
+    /// v · (o_i − z_i) · Σ_{S ⊆ U∖{i}} |S|!(d−|S|−1)!/d! · Π_{j∈S} o_j · Π_{j∉S, j≠i} z_j,
+    /// which depends on the row only through the d agreement bits: so each leaf holds its contributions for every
+    /// one of the 2^d patterns, computed once at load (the sum over S by elementary symmetric polynomials).
+    /// </summary>
+    private sealed class LeafTables
+    {
+        private readonly int[] _treeInternal;      // per tree: start of its internal nodes in _internal (length trees + 1)
+        private readonly int[] _internal;          // global ids of internal nodes, grouped by tree
+        private readonly int[] _treeLeaves;        // per tree: start of its leaves (length trees + 1)
+        private readonly int[] _leafPath;          // per leaf: start of its path steps (length leaves + 1)
+        private readonly int[] _stepNode;          // per step: the node's index among its tree's internal nodes
+        private readonly bool[] _stepTrue;         // per step: whether the path takes the node's true branch
+        private readonly byte[] _stepSlot;         // per step: which of the leaf's distinct features the node splits on
+        private readonly int[] _leafFeatures;      // per leaf: start of its distinct features in _features (length leaves + 1)
+        private readonly int[] _features;
+        private readonly long[] _leafTable;        // per leaf: start of its 2^d × d table
+        private readonly double[] _table;
+        private readonly int _maxInternal;
+
+        private LeafTables(int[] treeInternal, int[] internalNodes, int[] treeLeaves, int[] leafPath, int[] stepNode, bool[] stepTrue, byte[] stepSlot, int[] leafFeatures, int[] features, long[] leafTable, double[] table, int maxInternal)
+        {
+            (_treeInternal, _internal, _treeLeaves, _leafPath, _stepNode, _stepTrue, _stepSlot, _leafFeatures, _features, _leafTable, _table, _maxInternal) =
+                (treeInternal, internalNodes, treeLeaves, leafPath, stepNode, stepTrue, stepSlot, leafFeatures, features, leafTable, table, maxInternal);
+        }
+
+        public static LeafTables? TryBuild(TreeNode[] nodes, IReadOnlyList<int> roots, long maxEntries)
+        {
+            var treeInternal = new List<int> { 0 };
+            var internalNodes = new List<int>();
+            var treeLeaves = new List<int> { 0 };
+            var leafPath = new List<int> { 0 };
+            var stepNode = new List<int>();
+            var stepTrue = new List<bool>();
+            var stepSlot = new List<byte>();
+            var leafFeatures = new List<int> { 0 };
+            var features = new List<int>();
+            var leaves = new List<(int Leaf, double[] Zero)>();
+            long entries = 0;
+            var maxInternal = 0;
+            foreach (var root in roots)
+            {
+                var local = new Dictionary<int, int>();
+                var path = new List<(int Node, bool True)>();
+                var ok = true;
+                void Walk(int at)
+                {
+                    var node = nodes[at];
+                    if (!ok)
+                    {
+                        return;
+                    }
+
+                    if (!node.IsLeaf)
+                    {
+                        local[at] = local.Count;
+                        internalNodes.Add(at);
+                        path.Add((at, true));
+                        Walk(node.True);
+                        path[^1] = (at, false);
+                        Walk(node.False);
+                        path.RemoveAt(path.Count - 1);
+                        return;
+                    }
+
+                    // The leaf's distinct features, in path order, and each one's product of cover fractions.
+                    var distinct = new List<int>();
+                    var zero = new List<double>();
+                    foreach (var (step, goesTrue) in path)
+                    {
+                        var split = nodes[step];
+                        var child = goesTrue ? split.True : split.False;
+                        var fraction = nodes[child].Cover / (double)split.Cover;
+                        var slot = distinct.IndexOf(split.Feature);
+                        if (slot < 0)
+                        {
+                            slot = distinct.Count;
+                            distinct.Add(split.Feature);
+                            zero.Add(1);
+                        }
+
+                        zero[slot] *= fraction;
+                        stepNode.Add(step);
+                        stepTrue.Add(goesTrue);
+                        stepSlot.Add((byte)slot);
+                    }
+
+                    entries += (1L << distinct.Count) * distinct.Count;
+                    if (distinct.Count > 16 || entries > maxEntries)
+                    {
+                        ok = false;
+                        return;
+                    }
+
+                    leafPath.Add(stepNode.Count);
+                    features.AddRange(distinct);
+                    leafFeatures.Add(features.Count);
+                    leaves.Add((at, [.. zero]));
+                }
+
+                Walk(root);
+                if (!ok)
+                {
+                    return null;
+                }
+
+                treeInternal.Add(internalNodes.Count);
+                treeLeaves.Add(leaves.Count);
+                maxInternal = Math.Max(maxInternal, local.Count);
+
+                // Steps name nodes by their index among the tree's internal nodes.
+                for (var s = leafPath[treeLeaves[^2]]; s < stepNode.Count; s++)
+                {
+                    stepNode[s] = local[stepNode[s]];
+                }
+            }
+
+            var table = new double[entries];
+            var leafTable = new long[leaves.Count];
+            long offset = 0;
+            for (var l = 0; l < leaves.Count; l++)
+            {
+                leafTable[l] = offset;
+                Fill(nodes[leaves[l].Leaf].Value, leaves[l].Zero, table.AsSpan((int)offset, (1 << leaves[l].Zero.Length) * leaves[l].Zero.Length));
+                offset += (1L << leaves[l].Zero.Length) * leaves[l].Zero.Length;
+            }
+
+            return new LeafTables([.. treeInternal], [.. internalNodes], [.. treeLeaves], [.. leafPath], [.. stepNode], [.. stepTrue], [.. stepSlot], [.. leafFeatures], [.. features], leafTable, table, maxInternal);
+        }
+
+        /// <summary>A leaf's contributions for every agreement pattern: entry [mask · d + i] for the leaf's i-th distinct feature.</summary>
+        private static void Fill(double value, double[] zero, Span<double> table)
+        {
+            var d = zero.Length;
+            // w[k] = k!(d−k−1)!/d!: the Shapley weight of a coalition of k of the other d − 1 features.
+            var w = new double[Math.Max(d, 1)];
+            for (var k = 0; k < d; k++)
+            {
+                w[k] = Factorial(k) * Factorial(d - k - 1) / Factorial(d);
+            }
+
+            var e = new double[d + 1];
+            for (var mask = 0; mask < 1 << d; mask++)
+            {
+                for (var i = 0; i < d; i++)
+                {
+                    // Elementary symmetric polynomials of the z of the agreeing features other than i; the product of the rest.
+                    Array.Clear(e);
+                    e[0] = 1;
+                    var agreeing = 0;
+                    var cold = 1.0;
+                    for (var j = 0; j < d; j++)
+                    {
+                        if (j == i)
+                        {
+                            continue;
+                        }
+
+                        if ((mask & (1 << j)) == 0)
+                        {
+                            cold *= zero[j];
+                            continue;
+                        }
+
+                        agreeing++;
+                        for (var r = agreeing; r >= 1; r--)
+                        {
+                            e[r] += e[r - 1] * zero[j];
+                        }
+                    }
+
+                    var sum = 0.0;
+                    for (var k = 0; k <= agreeing; k++)
+                    {
+                        sum += w[k] * e[agreeing - k];
+                    }
+
+                    var one = (mask & (1 << i)) != 0 ? 1.0 : 0.0;
+                    table[(mask * d) + i] = value * (one - zero[i]) * cold * sum;
+                }
+            }
+        }
+
+        private static double Factorial(int n)
+        {
+            var f = 1.0;
+            for (var k = 2; k <= n; k++)
+            {
+                f *= k;
+            }
+
+            return f;
+        }
+
+        /// <summary>Adds every leaf's contributions for <paramref name="row"/> to <paramref name="phi"/>.</summary>
+        public void Add(TreeNode[] nodes, ReadOnlySpan<float> row, Span<double> phi)
+        {
+            Span<bool> decisions = _maxInternal <= 1024 ? stackalloc bool[_maxInternal] : new bool[_maxInternal];
+            var trees = _treeLeaves.Length - 1;
+            for (var t = 0; t < trees; t++)
+            {
+                var first = _treeInternal[t];
+                var count = _treeInternal[t + 1] - first;
+                for (var k = 0; k < count; k++)
+                {
+                    var node = nodes[_internal[first + k]];
+                    decisions[k] = node.GoesTrue(row[node.Feature]);
+                }
+
+                for (var l = _treeLeaves[t]; l < _treeLeaves[t + 1]; l++)
+                {
+                    var featuresStart = _leafFeatures[l];
+                    var d = _leafFeatures[l + 1] - featuresStart;
+                    var mask = (1 << d) - 1;
+                    for (var s = _leafPath[l]; s < _leafPath[l + 1]; s++)
+                    {
+                        if (decisions[_stepNode[s]] != _stepTrue[s])
+                        {
+                            mask &= ~(1 << _stepSlot[s]);
+                        }
+                    }
+
+                    var entries = _table.AsSpan((int)(_leafTable[l] + (mask * d)), d);
+                    for (var i = 0; i < d; i++)
+                    {
+                        phi[_features[featuresStart + i]] += entries[i];
+                    }
+                }
+            }
+        }
     }
 
     private struct PathElement

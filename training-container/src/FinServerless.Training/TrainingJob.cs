@@ -122,7 +122,7 @@ public static class TrainingJob
                 Version = version,
                 Trainer = trainer.Name,
                 CreatedAt = DateTimeOffset.UtcNow,
-                Features = model.Features,
+                Features = [.. model.Features.Select(train.Describe)],
                 Onnx = new OnnxArtifact { Sha256 = Convert.ToHexStringLower(SHA256.HashData(onnx)), ProbabilityOutput = model.Probability.Output, ProbabilityColumn = model.Probability.Column },
                 Parameters = model.Parameters,
                 Reasons = model.Reasons ?? new ReasonModel { Method = "none", Note = $"the {trainer.Name} trainer gives no reason codes yet (an attribution for neural networks is not built)" },
@@ -219,7 +219,8 @@ public static class TrainingJob
         var table = wide.Select(chosen);
         table.RequireTrainable();
         request.Minimums.Require(table.Rows, table.Positives, $"The training data from {table.Source}");
-        progress.Report(trainer.Name, "data", 1, 1, message: $"{table.Rows:N0} rows × {table.Columns} features, {table.Positives:N0} defaults, from run {run.RunId}");
+        progress.Report(trainer.Name, "data", 1, 1, message: $"{table.Rows:N0} rows × {table.Columns} features, {table.Positives:N0} defaults, from run {run.RunId}" +
+            (wide.UnlabelledRows > 0 ? $"; {wide.UnlabelledRows:N0} rows without a label (their outcome not known yet) are not trained on" : string.Empty));
 
         IReadOnlyList<double>? foldAuc = k > 0 ? [.. CrossValidate(trainer, table, k, request.Settings, progress, cancellationToken).Select(s => s.Auc)] : null;
         var (trainRows, testRows) = Folds.Split(table.Y, Enumerable.Range(0, table.Rows).ToArray(), holdout, request.Settings.Seed);

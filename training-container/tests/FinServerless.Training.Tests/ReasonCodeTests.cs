@@ -47,6 +47,7 @@ public sealed class ReasonCodeTests : IDisposable
             var cells = line.Split(',');
             var row = rows[cells[0]];
             var expected = manifest.Reasons.Characteristics
+                .Where(c => !Protected.Contains(c.Feature))
                 .Select(c =>
                 {
                     var text = row[Array.IndexOf(header, c.Feature)];
@@ -57,6 +58,7 @@ public sealed class ReasonCodeTests : IDisposable
                 .OrderByDescending(r => r.Lost)
                 .ToList();
             Assert.False(string.IsNullOrEmpty(cells[4]) && expected.Count > 0, $"row {cells[0]} has no reason but loses points on {expected.FirstOrDefault().Feature}");
+            Assert.DoesNotContain(Enumerable.Range(0, 4).Select(k => cells[4 + (2 * k)]), Protected.Contains);
             if (expected.Count == 0)
             {
                 continue;
@@ -70,7 +72,15 @@ public sealed class ReasonCodeTests : IDisposable
         }
 
         Assert.True(checkedRows > 400, $"only {checkedRows} rows had reasons");
+
+        // The reason-code table: the contract's texts for every feature that can be a reason; protected ones never can.
+        Assert.Equal("Repayment status in September (months behind)", scored.Manifest.ReasonTexts!["PAY_0"]);
+        Assert.Equal(Protected.Order(), scored.Manifest.NeverReasons!.Order());
+        Assert.DoesNotContain(scored.Manifest.ReasonTexts.Keys, Protected.Contains);
     }
+
+    /// <summary>The Taiwan contract's protected characteristics: they score, and are never a reason.</summary>
+    private static readonly string[] Protected = ["SEX", "MARRIAGE", "AGE"];
 
     [Fact]
     public async Task An_xgboost_models_reasons_are_its_largest_positive_tree_shap_contributions_as_xgboost_computes_them()
@@ -99,7 +109,8 @@ public sealed class ReasonCodeTests : IDisposable
         for (var r = 0; r < lines.Count; r++)
         {
             var expected = Enumerable.Range(0, features.Count).Select(f => (Feature: features[f], Value: contribs[(r * (features.Count + 1)) + f]))
-                .Where(c => c.Value > 0).OrderByDescending(c => c.Value).Take(4).ToList();
+                .Where(c => c.Value > 0 && !Protected.Contains(c.Feature)).OrderByDescending(c => c.Value).Take(4).ToList();
+            Assert.DoesNotContain(Enumerable.Range(0, 4).Select(k => lines[r][4 + (2 * k)]), Protected.Contains);
             for (var k = 0; k < 4; k++)
             {
                 var name = lines[r][4 + (2 * k)];
@@ -118,5 +129,8 @@ public sealed class ReasonCodeTests : IDisposable
         }
 
         Assert.True(withReasons > 250, $"only {withReasons} of {lines.Count} rows had a reason");
+
+        // The test can fail: a protected characteristic does raise some of these rows' risk, so leaving the flag out would show it.
+        Assert.Contains(Enumerable.Range(0, lines.Count), r => Protected.Any(p => contribs[(r * (features.Count + 1)) + features.IndexOf(p)] > 0));
     }
 }

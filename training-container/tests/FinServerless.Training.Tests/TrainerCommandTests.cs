@@ -58,13 +58,15 @@ public sealed class TrainerCommandTests(AzuriteFixture azurite) : IClassFixture<
     }
 
     [Fact]
-    public async Task NaN_target_is_bad_input_naming_the_line()
+    public async Task A_row_without_a_target_is_not_trained_on_and_is_counted()
     {
-        var run = await CurateAsync(Enumerable.Range(1, 50).Select(i => i == 7 ? $"{i},1.5," : $"{i},{i},{i % 2}"));
-        var (code, _, err) = await RunAsync(null, "--input", run, "--output", Models, "--trainer", "mlp");
-        Assert.Equal(2, code);
-        Assert.Contains("target 'y' is missing", err);
-        Assert.Contains("line 8", err);
+        // An empty target is an outcome not known yet (a loan still running): scored, never trained on.
+        var run = await CurateAsync(Enumerable.Range(1, 200).Select(i => i % 50 == 7 ? $"{i},1.5," : $"{i},{i % 13},{((i % 13) > 6 ^ (i % 5 == 0) ? 1 : 0)}"));
+        var noMinimums = new Dictionary<string, string?> { ["FINSERVERLESS_TRAIN_MIN_ROWS"] = "0", ["FINSERVERLESS_TRAIN_MIN_CLASS_ROWS"] = "0" };
+        var (code, output, err) = await RunAsync(noMinimums.GetValueOrDefault, "--input", run, "--output", Models, "--trainer", "xgboost");
+        Assert.True(code == 0, err);
+        Assert.Contains("196 rows × 1 features", output + err);
+        Assert.Contains("4 rows without a label (their outcome not known yet) are not trained on", output + err);
     }
 
     [Fact]

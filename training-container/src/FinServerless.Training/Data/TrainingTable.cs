@@ -11,7 +11,9 @@ namespace FinServerless.Training.Data;
 public sealed class TrainingTable
 {
     /// <summary>Creates a table; <paramref name="x"/> is rows × features, row-major.</summary>
-    public TrainingTable(IReadOnlyList<string> features, float[] x, float[] y, string source)
+    /// <param name="details">What the run's contract says of its features (reason text, protected, open category), by name.</param>
+    /// <param name="categories">For open category features: the values their codes stand for (code i is categories[i], Count is "other").</param>
+    public TrainingTable(IReadOnlyList<string> features, float[] x, float[] y, string source, IReadOnlyDictionary<string, FeatureColumn>? details = null, IReadOnlyDictionary<string, IReadOnlyList<string>>? categories = null)
     {
         if (x.Length != (long)y.Length * features.Count)
         {
@@ -22,7 +24,29 @@ public sealed class TrainingTable
         X = x;
         Y = y;
         Source = source;
+        Details = details ?? new Dictionary<string, FeatureColumn>();
+        Categories = categories ?? new Dictionary<string, IReadOnlyList<string>>();
     }
+
+    /// <summary>What the run's contract says of each feature, by name (absent for runs curated before it was recorded).</summary>
+    public IReadOnlyDictionary<string, FeatureColumn> Details { get; }
+
+    /// <summary>For each open category feature: the values its codes stand for, most frequent first; code Count is "other".</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Categories { get; }
+
+    /// <summary>Rows of the run left out because their target was empty (an outcome not known yet).</summary>
+    public long UnlabelledRows { get; init; }
+
+    /// <summary>
+    /// <paramref name="feature"/> as a model's manifest records it: its categories (open category columns) and the
+    /// contract's reason text and protected flag, so every scoring path encodes and explains it the same way.
+    /// </summary>
+    public FinServerless.Scoring.FeatureSpec Describe(FinServerless.Scoring.FeatureSpec feature) => feature with
+    {
+        Categories = Categories.TryGetValue(feature.Name, out var values) ? values : null,
+        ReasonText = Details.TryGetValue(feature.Name, out var detail) ? detail.ReasonText : null,
+        Protected = detail?.Protected ?? false,
+    };
 
     /// <summary>Feature names in matrix order.</summary>
     public IReadOnlyList<string> Features { get; }
@@ -57,7 +81,7 @@ public sealed class TrainingTable
             y[i] = Y[rows[i]];
         }
 
-        return new TrainingTable(Features, x, y, Source);
+        return new TrainingTable(Features, x, y, Source, Details, Categories);
     }
 
     /// <summary>These rows with only <paramref name="features"/>, in that order (the same table when they are its own features).</summary>
@@ -79,7 +103,7 @@ public sealed class TrainingTable
             }
         }
 
-        return new TrainingTable(features, x, Y, Source);
+        return new TrainingTable(features, x, Y, Source, Details, Categories);
     }
 
     /// <summary>One feature's values.</summary>
@@ -103,17 +127,40 @@ public sealed class TrainingTable
         var names = Features.ToList();
         var positions = features.Select(f => names.IndexOf(f.Name) is var i and >= 0 ? i
             : throw new TrainingInputException($"The rows from {Source} lack feature '{f.Name}'.")).ToArray();
+        // An open category coded by this table's categories is recoded by the model's own (another run may rank them differently).
+        var recode = features.Select(f => Recoding(f)).ToArray();
         var x = new float[Rows * positions.Length];
         for (var r = 0; r < Rows; r++)
         {
             for (var k = 0; k < positions.Length; k++)
             {
                 var v = X[(r * Columns) + positions[k]];
+                if (recode[k] is { } codes && !float.IsNaN(v))
+                {
+                    v = codes[(int)v];
+                }
+
                 x[(r * positions.Length) + k] = float.IsNaN(v) && features[k].Impute is { } impute ? (float)impute : v;
             }
         }
 
         return x;
+    }
+
+    /// <summary>
+    /// For an open category feature of a model with its own categories (a champion trained on another run): the
+    /// model's code of each of this table's codes (the last is "other"); null when the codes are taken as they are.
+    /// </summary>
+    private float[]? Recoding(FinServerless.Scoring.FeatureSpec feature)
+    {
+        if (!Categories.TryGetValue(feature.Name, out var ours) || feature.Categories is not { } model || model.SequenceEqual(ours))
+        {
+            return null;
+        }
+
+        var theirs = model.ToList();
+        var other = (float)theirs.Count;
+        return [.. ours.Select(v => theirs.IndexOf(v) is var i and >= 0 ? (float)i : other), other];
     }
 
     /// <summary>Fails with a bad-input error when the table cannot train a binary classifier.</summary>
@@ -165,8 +212,78 @@ public sealed class TrainingTable
 
         chosen.AddRange((alsoLoad ?? []).Where(c => run.Columns.Contains(c) && c != target && !chosen.Contains(c)).Distinct());
 
+        // Open category columns: the K values seen most in the run become codes 0..K-1, every other value code K.
+        var details = run.Features.ToDictionary(f => f.Name, StringComparer.Ordinal);
+        var open = chosen.Where(c => details.TryGetValue(c, out var d) && d.TopCategories is not null).ToList();
+        var categories = open.Count == 0
+            ? new Dictionary<string, IReadOnlyList<string>>()
+            : await TopCategoriesAsync(store, run, open.ToDictionary(c => c, c => details[c].TopCategories!.Value), cancellationToken).ConfigureAwait(false);
+
         var x = new List<float>(checked((int)Math.Min(int.MaxValue, run.Rows.Accepted * chosen.Count)));
         var y = new List<float>((int)run.Rows.Accepted);
+        long unlabelled = 0;
+        await ForEachPartAsync(store, run, (content, path) =>
+        {
+            using var reader = new CuratedPartReader(content, $"Curated part {path}", chosen, target: target,
+                categories: categories.Count == 0 ? null : [.. chosen.Select(c => categories.GetValueOrDefault(c))], skipUnlabelled: true);
+            var row = new float[chosen.Count];
+            while (reader.ReadRow(row))
+            {
+                y.Add(reader.Label);
+                x.AddRange(row);
+            }
+
+            unlabelled += reader.UnlabelledRows;
+        }, cancellationToken).ConfigureAwait(false);
+
+        var table = new TrainingTable(chosen, [.. x], [.. y], store.Describe(manifestPath), details, categories) { UnlabelledRows = unlabelled };
+        return (table, run, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+    }
+
+    /// <summary>Distinct values counted per open category column; past this many, new values are counted together as rare.</summary>
+    private const int MaxDistinctCounted = 100_000;
+
+    /// <summary>The most frequent values of each open category column in the run (ties by value, ordinal), at most its K.</summary>
+    private static async Task<Dictionary<string, IReadOnlyList<string>>> TopCategoriesAsync(IRunOutput store, RunManifest run, Dictionary<string, int> top, CancellationToken cancellationToken)
+    {
+        var counts = top.Keys.ToDictionary(c => c, _ => new Dictionary<string, long>(StringComparer.Ordinal));
+        await ForEachPartAsync(store, run, (content, path) =>
+        {
+            using var reader = new CuratedPartReader(content, $"Curated part {path}", []);
+            var positions = top.Keys.Select(c => (Column: c, Position: reader.Position(c))).ToArray();
+            while (reader.ReadRow([]))
+            {
+                foreach (var (column, position) in positions)
+                {
+                    var cell = reader[position];
+                    if (cell.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    var seen = counts[column];
+                    var value = System.Text.Encoding.UTF8.GetString(cell);
+                    if (seen.TryGetValue(value, out var n))
+                    {
+                        seen[value] = n + 1;
+                    }
+                    else if (seen.Count < MaxDistinctCounted)
+                    {
+                        seen[value] = 1;
+                    }
+                }
+            }
+        }, cancellationToken).ConfigureAwait(false);
+
+        return counts.ToDictionary(
+            c => c.Key,
+            c => (IReadOnlyList<string>)[.. c.Value.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(top[c.Key]).Select(p => p.Key)],
+            StringComparer.Ordinal);
+    }
+
+    /// <summary>Reads each part of the run, checked against its SHA-256, and hands its bytes to <paramref name="read"/>.</summary>
+    private static async Task ForEachPartAsync(IRunOutput store, RunManifest run, Action<byte[], string> read, CancellationToken cancellationToken)
+    {
         for (var index = 0; index < run.Parts.Count; index++)
         {
             var part = run.Parts[index];
@@ -175,26 +292,12 @@ public sealed class TrainingTable
                 ?? throw new TrainingInputException($"Curated part {store.Describe(partPath)} of run {run.RunId} is missing.");
             try
             {
-                ReadPart(CuratedPartReader.Verified(content, part), part.Path, chosen, target, x, y);
+                read(CuratedPartReader.Verified(content, part), part.Path);
             }
             catch (CuratedDataException ex)
             {
                 throw new TrainingInputException(ex.Message, ex);
             }
-        }
-
-        var table = new TrainingTable(chosen, [.. x], [.. y], store.Describe(manifestPath));
-        return (table, run, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
-    }
-
-    private static void ReadPart(byte[] content, string path, List<string> features, string target, List<float> x, List<float> y)
-    {
-        using var reader = new CuratedPartReader(content, $"Curated part {path}", features, target: target);
-        var row = new float[features.Count];
-        while (reader.ReadRow(row))
-        {
-            y.Add(reader.Label);
-            x.AddRange(row);
         }
     }
 }
