@@ -496,10 +496,7 @@ public static class BatchScorer
                             // Reasons from the same model input the PD came from (imputed as scoring imputes).
                             index = new int[rows * reasonCount];
                             lost = new float[rows * reasonCount];
-                            for (var r = 0; r < rows; r++)
-                            {
-                                reasons.Top(data.AsSpan(r * f, f), index.AsSpan(r * reasonCount, reasonCount), lost.AsSpan(r * reasonCount, reasonCount));
-                            }
+                            reasons.Top(data.AsSpan(0, rows * f), rows, f, reasonCount, index, lost);
                         }
 
                         return new BatchResult(p, clock.Elapsed.TotalSeconds, index, lost);

@@ -152,6 +152,54 @@ public sealed class ReasonCodes
         }
     }
 
+    /// <summary>
+    /// <see cref="Top(ReadOnlySpan{float}, Span{int}, Span{float})"/> for <paramref name="count"/> rows (row-major, the
+    /// model's width): <paramref name="features"/> and <paramref name="pointsLost"/> hold <paramref name="perRow"/> reasons per
+    /// row. TreeSHAP works a block of rows at a time, which is many times faster than row by row.
+    /// </summary>
+    public void Top(ReadOnlySpan<float> rows, int count, int width, int perRow, Span<int> features, Span<float> pointsLost)
+    {
+        if (_shap is null)
+        {
+            for (var r = 0; r < count; r++)
+            {
+                Top(rows.Slice(r * width, width), features.Slice(r * perRow, perRow), pointsLost.Slice(r * perRow, perRow));
+            }
+
+            return;
+        }
+
+        var stride = _shap.FeatureCount + 1;
+        var block = Math.Min(count, Trees.TreeShap.BlockRows);
+        var phi = System.Buffers.ArrayPool<double>.Shared.Rent(block * stride);
+        try
+        {
+            for (var start = 0; start < count; start += block)
+            {
+                var n = Math.Min(block, count - start);
+                _shap.Contributions(rows.Slice(start * width, n * width), n, phi);
+                for (var r = 0; r < n; r++)
+                {
+                    var top = features.Slice((start + r) * perRow, perRow);
+                    var lost = pointsLost.Slice((start + r) * perRow, perRow);
+                    top.Fill(-1);
+                    lost.Clear();
+                    for (var f = 0; f < _shap.FeatureCount; f++)
+                    {
+                        if (!_protected[f])
+                        {
+                            Insert(f, (float)phi[(r * stride) + f], top, lost);
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(phi);
+        }
+    }
+
     /// <summary>Puts reason <paramref name="c"/> with <paramref name="lost"/> into the short list, largest first, if positive and large enough.</summary>
     private static void Insert(int c, float lost, Span<int> features, Span<float> pointsLost)
     {

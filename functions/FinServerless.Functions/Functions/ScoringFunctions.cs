@@ -153,8 +153,10 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
         var names = features.Select(f => f.Name).ToHashSet();
         var reasons = ReasonCodes.For(model);
         const int reasonCount = ScoreOptions.DefaultReasonCount;
-        var reasonIndex = new int[reasonCount];
-        var reasonLost = new float[reasonCount];
+        // The same reasons batch scoring writes, from the same model input, computed for all rows at once.
+        var reasonIndex = new int[rows.Count * reasonCount];
+        var reasonLost = new float[rows.Count * reasonCount];
+        reasons?.Top(x, rows.Count, features.Count, reasonCount, reasonIndex, reasonLost);
         var results = rows.Select((row, r) =>
         {
             var echo = row.Where(kv => !names.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
@@ -162,9 +164,7 @@ public sealed class ScoringFunctions(AppServices app, ILogger<ScoringFunctions> 
             echo["grade"] = app.Bands.Names[app.Bands.IndexOf(probabilities[r])];
             if (reasons is not null)
             {
-                // The same reasons batch scoring writes, from the same model input.
-                reasons.Top(x.AsSpan(r * features.Count, features.Count), reasonIndex, reasonLost);
-                echo["reasons"] = Enumerable.Range(0, reasonCount).Where(k => reasonIndex[k] >= 0)
+                echo["reasons"] = Enumerable.Range(r * reasonCount, reasonCount).Where(k => reasonIndex[k] >= 0)
                     .Select(k => new { feature = reasons.Names[reasonIndex[k]], text = reasons.Texts[reasonIndex[k]], pointsLost = Math.Round(reasonLost[k], reasons.Decimals) }).ToList();
             }
 

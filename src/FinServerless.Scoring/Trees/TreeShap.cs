@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace FinServerless.Scoring.Trees;
 
@@ -76,7 +78,7 @@ public sealed class TreeShap
         phi[FeatureCount] = Bias;
         if (_tables is not null)
         {
-            _tables.Add(_nodes, row, phi);
+            _tables.Add(_nodes, row, 1, FeatureCount, phi);
             return;
         }
 
@@ -91,6 +93,42 @@ public sealed class TreeShap
         finally
         {
             ArrayPool<PathElement>.Shared.Return(path);
+        }
+    }
+
+    /// <summary>Rows handed to the leaf tables at once: each leaf's table is read once per block, not once per row.</summary>
+    public const int BlockRows = 256;
+
+    /// <summary>
+    /// The contributions of <paramref name="count"/> rows (row-major, <see cref="FeatureCount"/> wide) into
+    /// <paramref name="phi"/>, <see cref="FeatureCount"/> + 1 values per row (the bias last): the same values as
+    /// <see cref="Contributions(ReadOnlySpan{float}, Span{double})"/> row by row, computed a block of rows at a time.
+    /// </summary>
+    public void Contributions(ReadOnlySpan<float> rows, int count, Span<double> phi)
+    {
+        var width = FeatureCount;
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows.Length, count * width, nameof(rows));
+        ArgumentOutOfRangeException.ThrowIfLessThan(phi.Length, count * (width + 1), nameof(phi));
+        if (_tables is null)
+        {
+            for (var r = 0; r < count; r++)
+            {
+                Contributions(rows.Slice(r * width, width), phi.Slice(r * (width + 1), width + 1));
+            }
+
+            return;
+        }
+
+        phi[..(count * (width + 1))].Clear();
+        for (var r = 0; r < count; r++)
+        {
+            phi[(r * (width + 1)) + width] = Bias;
+        }
+
+        for (var start = 0; start < count; start += BlockRows)
+        {
+            var n = Math.Min(BlockRows, count - start);
+            _tables.Add(_nodes, rows.Slice(start * width, n * width), n, width, phi.Slice(start * (width + 1), n * (width + 1)));
         }
     }
 
@@ -235,7 +273,7 @@ public sealed class TreeShap
     /// which depends on the row only through the d agreement bits: so each leaf holds its contributions for every
     /// one of the 2^d patterns, computed once at load (the sum over S by elementary symmetric polynomials).
     /// </summary>
-    private sealed class LeafTables
+    private sealed unsafe class LeafTables
     {
         private readonly int[] _treeInternal;      // per tree: start of its internal nodes in _internal (length trees + 1)
         private readonly int[] _internal;          // global ids of internal nodes, grouped by tree
@@ -424,40 +462,143 @@ public sealed class TreeShap
             return f;
         }
 
-        /// <summary>Adds every leaf's contributions for <paramref name="row"/> to <paramref name="phi"/>.</summary>
-        public void Add(TreeNode[] nodes, ReadOnlySpan<float> row, Span<double> phi)
+        /// <summary>
+        /// Adds every leaf's contributions for <paramref name="count"/> rows (row-major, <paramref name="width"/> wide)
+        /// to <paramref name="phi"/> (<paramref name="width"/> + 1 per row). Tree by tree: the splits are decided for
+        /// every row, then each leaf's agreement pattern is found for every row and its table entries added; the
+        /// table, read for the whole block, stays in cache.
+        /// </summary>
+        public unsafe void Add(TreeNode[] nodes, ReadOnlySpan<float> rows, int count, int width, Span<double> phi)
         {
-            Span<bool> decisions = _maxInternal <= 1024 ? stackalloc bool[_maxInternal] : new bool[_maxInternal];
-            var trees = _treeLeaves.Length - 1;
-            for (var t = 0; t < trees; t++)
+            // decisions: per internal node of the tree, per row, -1 (true branch) or 0; sums: feature-major, per row.
+            var decisions = ArrayPool<int>.Shared.Rent(_maxInternal * count);
+            var masks = ArrayPool<int>.Shared.Rent(count);
+            var sums = ArrayPool<double>.Shared.Rent(width * count);
+            var columns = ArrayPool<float>.Shared.Rent(width * count);
+            try
             {
-                var first = _treeInternal[t];
-                var count = _treeInternal[t + 1] - first;
-                for (var k = 0; k < count; k++)
+                Array.Clear(sums, 0, width * count);
+                var vector = Avx2.IsSupported;
+                for (var r = 0; r < count; r++)
                 {
-                    var node = nodes[_internal[first + k]];
-                    decisions[k] = node.GoesTrue(row[node.Feature]);
+                    for (var j = 0; j < width; j++)
+                    {
+                        columns[(j * count) + r] = rows[(r * width) + j];
+                    }
                 }
 
-                for (var l = _treeLeaves[t]; l < _treeLeaves[t + 1]; l++)
+                fixed (int* decided = decisions)
+                fixed (int* mask = masks)
+                fixed (double* all = _table)
+                fixed (double* sum = sums)
+                fixed (float* values = columns)
                 {
-                    var featuresStart = _leafFeatures[l];
-                    var d = _leafFeatures[l + 1] - featuresStart;
-                    var mask = (1 << d) - 1;
-                    for (var s = _leafPath[l]; s < _leafPath[l + 1]; s++)
+                    var trees = _treeLeaves.Length - 1;
+                    for (var t = 0; t < trees; t++)
                     {
-                        if (decisions[_stepNode[s]] != _stepTrue[s])
+                        var first = _treeInternal[t];
+                        var internalCount = _treeInternal[t + 1] - first;
+                        for (var k = 0; k < internalCount; k++)
                         {
-                            mask &= ~(1 << _stepSlot[s]);
+                            var node = nodes[_internal[first + k]];
+                            var column = decided + (k * count);
+                            var x = values + (node.Feature * count);
+                            var r = 0;
+                            if (vector && node.Mode == SplitMode.Lt)
+                            {
+                                // x < threshold, or a missing value where the node sends missing values to its true side.
+                                var threshold = Vector256.Create(node.Threshold);
+                                for (; r + 8 <= count; r += 8)
+                                {
+                                    var v = Avx.LoadVector256(x + r);
+                                    var goesTrue = Avx.CompareLessThan(v, threshold);
+                                    if (node.MissingTrue)
+                                    {
+                                        goesTrue = Avx.Or(goesTrue, Avx.CompareUnordered(v, v));
+                                    }
+
+                                    Vector256.Store(goesTrue.AsInt32(), column + r);
+                                }
+                            }
+
+                            for (; r < count; r++)
+                            {
+                                column[r] = node.GoesTrue(x[r]) ? -1 : 0;
+                            }
+                        }
+
+                        for (var l = _treeLeaves[t]; l < _treeLeaves[t + 1]; l++)
+                        {
+                            var featuresStart = _leafFeatures[l];
+                            var d = _leafFeatures[l + 1] - featuresStart;
+                            new Span<int>(mask, count).Fill((1 << d) - 1);
+                            for (var s = _leafPath[l]; s < _leafPath[l + 1]; s++)
+                            {
+                                // A row that does not take the path's branch here loses the bit of the node's feature.
+                                var column = decided + (_stepNode[s] * count);
+                                var want = _stepTrue[s] ? -1 : 0;
+                                var clear = ~(1 << _stepSlot[s]);
+                                var r = 0;
+                                if (vector)
+                                {
+                                    var wanted = Vector256.Create(want);
+                                    var cleared = Vector256.Create(clear);
+                                    for (; r + 8 <= count; r += 8)
+                                    {
+                                        var agree = ~(Vector256.Load(column + r) ^ wanted);
+                                        Vector256.Store(Vector256.Load(mask + r) & (agree | cleared), mask + r);
+                                    }
+                                }
+
+                                for (; r < count; r++)
+                                {
+                                    if (column[r] != want)
+                                    {
+                                        mask[r] &= clear;
+                                    }
+                                }
+                            }
+
+                            var table = all + _leafTable[l];
+                            for (var i = 0; i < d; i++)
+                            {
+                                var target = sum + (_features[featuresStart + i] * count);
+                                var r = 0;
+                                if (vector)
+                                {
+                                    var dv = Vector128.Create(d);
+                                    var iv = Vector128.Create(i);
+                                    for (; r + 4 <= count; r += 4)
+                                    {
+                                        var at = (Vector128.Load(mask + r) * dv) + iv;
+                                        Vector256.Store(Vector256.Load(target + r) + Avx2.GatherVector256(table, at, 8), target + r);
+                                    }
+                                }
+
+                                for (; r < count; r++)
+                                {
+                                    target[r] += table[(mask[r] * d) + i];
+                                }
+                            }
                         }
                     }
 
-                    var entries = _table.AsSpan((int)(_leafTable[l] + (mask * d)), d);
-                    for (var i = 0; i < d; i++)
+                    var stride = width + 1;
+                    for (var r = 0; r < count; r++)
                     {
-                        phi[_features[featuresStart + i]] += entries[i];
+                        for (var j = 0; j < width; j++)
+                        {
+                            phi[(r * stride) + j] += sum[(j * count) + r];
+                        }
                     }
                 }
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(decisions);
+                ArrayPool<int>.Shared.Return(masks);
+                ArrayPool<double>.Shared.Return(sums);
+                ArrayPool<float>.Shared.Return(columns);
             }
         }
     }
