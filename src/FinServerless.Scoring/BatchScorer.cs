@@ -48,6 +48,8 @@ public static class BatchScorer
         // all of them and no session idles while another still has a part to finish.
         // The tree fast path needs no ORT session of its own: each partition only takes a place in the pool.
         var perPartition = options.SessionPerPartition && parallel > 1 && !model.FastPath;
+        // Batch and chunk buffers are reused by every part of the run, so memory does not grow with the parts scored.
+        var buffers = new PartBuffers();
         using var sessions = new SessionPool(
             perPartition
                 ? Enumerable.Range(0, parallel).Select(_ => model.CreateSingleThreadSession()).ToList()
@@ -56,7 +58,7 @@ public static class BatchScorer
         await Parallel.ForEachAsync(
             Enumerable.Range(0, run.Parts.Count),
             new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken },
-            async (index, ct) => results[index] = await ScorePartAsync(PartToScore.Of(run, index), prefix, store, model, sessions, options, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            async (index, ct) => results[index] = await ScorePartAsync(PartToScore.Of(run, index), prefix, store, model, sessions, options, buffers, ct).ConfigureAwait(false)).ConfigureAwait(false);
 
         return await CommitAsync(run, runManifestPath, store, model.Manifest, results.Select(r => r.Scored).ToList(), clock.Elapsed.TotalSeconds, options, cancellationToken, model.Engine).ConfigureAwait(false);
     }
@@ -76,7 +78,7 @@ public static class BatchScorer
     {
         options ??= new ScoreOptions();
         using var sessions = new SessionPool([model.Session], owned: false);
-        return (await ScorePartAsync(part, ScorePrefix(part.Names, model.Manifest), store, model, sessions, options, cancellationToken).ConfigureAwait(false)).Scored;
+        return (await ScorePartAsync(part, ScorePrefix(part.Names, model.Manifest), store, model, sessions, options, new PartBuffers(), cancellationToken).ConfigureAwait(false)).Scored;
     }
 
     /// <summary>Writes the score run's manifest (create-only: the first commit wins) from its scored parts, in part order.</summary>
@@ -160,8 +162,8 @@ public static class BatchScorer
 
     private sealed record PartResult(ScoredPart Scored);
 
-    /// <summary>Bytes of formatted score rows handed to the writer at a time.</summary>
-    private const int ChunkBytes = 1 << 20;
+    /// <summary>Bytes of formatted score rows handed to the writer at a time (tests make it small; the bytes written do not depend on it).</summary>
+    internal static int ChunkBytes { get; set; } = 1 << 20;
 
     /// <summary>
     /// Scores one part as a pipeline in bounded memory, whatever the part's size: its rows are streamed from storage
@@ -170,7 +172,7 @@ public static class BatchScorer
     /// batches run; a writer stages the chunks to storage in the background. The score part becomes visible only
     /// when every row is written and the input's bytes proved to be the committed ones (length and SHA-256).
     /// </summary>
-    private static async Task<PartResult> ScorePartAsync(PartToScore toScore, string prefix, IRunOutput store, LoadedModel model, SessionPool sessions, ScoreOptions options, CancellationToken cancellationToken)
+    private static async Task<PartResult> ScorePartAsync(PartToScore toScore, string prefix, IRunOutput store, LoadedModel model, SessionPool sessions, ScoreOptions options, PartBuffers buffers, CancellationToken cancellationToken)
     {
         var input = toScore.Part;
         var inputPath = toScore.Path;
@@ -186,12 +188,23 @@ public static class BatchScorer
             try
             {
                 using var reader = new PartReader(toScore.IdColumns, input.Path, hashing, model.Manifest, options.BatchRows);
-                result = await ScoreRowsAsync(reader, output, model, sessions, options, bandCounts, cancellationToken).ConfigureAwait(false);
+                result = await ScoreRowsAsync(reader, output, model, sessions, options, bandCounts, buffers, cancellationToken).ConfigureAwait(false);
             }
             catch (ModelException)
             {
                 // A row that does not parse in a part that is not the committed one: the modification is the reason.
-                if (!Unchanged(hashing, input, drain: true))
+                bool unchanged;
+                try
+                {
+                    unchanged = Unchanged(hashing, input, drain: true);
+                }
+                catch (Exception) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // The rest of the part could not be read to tell: the parse failure stands.
+                    unchanged = true;
+                }
+
+                if (!unchanged)
                 {
                     throw new InvalidOperationException(Modified(hashing, input));
                 }
@@ -238,6 +251,14 @@ public static class BatchScorer
 
     private sealed record BatchResult(float[] Probabilities, double Seconds, int[]? Reasons, float[]? Lost);
 
+    /// <summary>Buffers free for the next batch (ids) and the next chunk of score rows, shared by the parts of a run.</summary>
+    private sealed class PartBuffers
+    {
+        public System.Collections.Concurrent.ConcurrentBag<BatchIds> Ids { get; } = [];
+
+        public System.Collections.Concurrent.ConcurrentBag<Utf8CsvWriter> Chunks { get; } = [];
+    }
+
     /// <summary>The id fields of one batch's rows, one after another without newlines, and where each row's end.</summary>
     private sealed class BatchIds(int rows)
     {
@@ -255,24 +276,24 @@ public static class BatchScorer
     }
 
     /// <summary>
-    /// The pipeline of one part (see <see cref="ScorePartAsync(PartToScore, string, IRunOutput, LoadedModel, SessionPool, ScoreOptions, CancellationToken)"/>):
+    /// The pipeline of one part (see <see cref="ScorePartAsync(PartToScore, string, IRunOutput, LoadedModel, SessionPool, ScoreOptions, PartBuffers, CancellationToken)"/>):
     /// this method reads and hands out batches; a formatter and a writer run beside it, each bounded by a small channel,
     /// so at most a few batches and chunks are held at once. Every batch has finished (and left its session), and both
     /// stages have stopped, when this returns or throws.
     /// </summary>
     private static async Task<PipelineResult> ScoreRowsAsync(
-        PartReader reader, ObjectWriter output, LoadedModel model, SessionPool sessions, ScoreOptions options, long[] bandCounts, CancellationToken cancellationToken)
+        PartReader reader, ObjectWriter output, LoadedModel model, SessionPool sessions, ScoreOptions options, long[] bandCounts, PartBuffers buffers, CancellationToken cancellationToken)
     {
         var reasons = options.ReasonCount > 0 ? ReasonCodes.For(model) : null;
         var reasonCount = reasons is null ? 0 : options.ReasonCount;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pending = System.Threading.Channels.Channel.CreateBounded<PendingBatch>(new System.Threading.Channels.BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
         var chunks = System.Threading.Channels.Channel.CreateBounded<Utf8CsvWriter>(new System.Threading.Channels.BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
-        var spareIds = new System.Collections.Concurrent.ConcurrentBag<BatchIds>();
-        var spareChunks = new System.Collections.Concurrent.ConcurrentBag<Utf8CsvWriter>();
+        var spareIds = buffers.Ids;
+        var spareChunks = buffers.Chunks;
         var batches = new List<Task<BatchResult>>();
-        var formatter = Task.Run(() => FormatAsync(pending.Reader, chunks.Writer, spareIds, spareChunks, reader.IdColumns, reasons, reasonCount, model, options, bandCounts, stop.Token), CancellationToken.None);
-        var writer = Task.Run(() => WriteAsync(chunks.Reader, output, spareChunks, stop.Token), CancellationToken.None);
+        var formatter = Task.Run(() => FormatAsync(pending.Reader, chunks.Writer, spareIds, spareChunks, reader.IdColumns, reasons, reasonCount, model, options, bandCounts, stop), CancellationToken.None);
+        var writer = Task.Run(() => WriteAsync(chunks.Reader, output, spareChunks, stop), CancellationToken.None);
         try
         {
             try
@@ -354,8 +375,9 @@ public static class BatchScorer
         LoadedModel model,
         ScoreOptions options,
         long[] bandCounts,
-        CancellationToken cancellationToken)
+        CancellationTokenSource stop)
     {
+        var cancellationToken = stop.Token;
         var busy = new Stopwatch();
         try
         {
@@ -410,7 +432,9 @@ public static class BatchScorer
         }
         catch (Exception ex)
         {
+            // Stop the reader and the writer too: neither may wait for ever on a stage that is gone.
             chunks.TryComplete(ex);
+            await stop.CancelAsync().ConfigureAwait(false);
             throw;
         }
     }
@@ -458,21 +482,30 @@ public static class BatchScorer
 
     /// <summary>The writer: appends each chunk to the score part as it comes, hashing it; returns the SHA-256 and its time.</summary>
     private static async Task<(string Sha256, double Seconds)> WriteAsync(
-        System.Threading.Channels.ChannelReader<Utf8CsvWriter> chunks, ObjectWriter output, System.Collections.Concurrent.ConcurrentBag<Utf8CsvWriter> spareChunks, CancellationToken cancellationToken)
+        System.Threading.Channels.ChannelReader<Utf8CsvWriter> chunks, ObjectWriter output, System.Collections.Concurrent.ConcurrentBag<Utf8CsvWriter> spareChunks, CancellationTokenSource stop)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var busy = new Stopwatch();
-        await foreach (var chunk in chunks.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        try
         {
-            busy.Start();
-            hash.AppendData(chunk.Written.Span);
-            await output.WriteAsync(chunk.Written, cancellationToken).ConfigureAwait(false);
-            chunk.Clear();
-            spareChunks.Add(chunk);
-            busy.Stop();
-        }
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var busy = new Stopwatch();
+            await foreach (var chunk in chunks.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            {
+                busy.Start();
+                hash.AppendData(chunk.Written.Span);
+                await output.WriteAsync(chunk.Written, stop.Token).ConfigureAwait(false);
+                chunk.Clear();
+                spareChunks.Add(chunk);
+                busy.Stop();
+            }
 
-        return (Convert.ToHexStringLower(hash.GetCurrentHash()), busy.Elapsed.TotalSeconds);
+            return (Convert.ToHexStringLower(hash.GetCurrentHash()), busy.Elapsed.TotalSeconds);
+        }
+        catch
+        {
+            // A failed write stops the formatter and the reader, which would otherwise wait on a full channel.
+            await stop.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>Runs one batch on the first free session, on a pool thread; then frees its place and its buffer.</summary>

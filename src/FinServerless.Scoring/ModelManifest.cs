@@ -23,6 +23,12 @@ public sealed record FeatureSpec(string Name)
     public bool Protected { get; init; }
 }
 
+/// <summary>Where an outlier model's training rows scored: the cut-off above which a row is unusual, and quantiles.</summary>
+/// <param name="Threshold">The 99th percentile of the training rows' scores: a row above it is an outlier.</param>
+/// <param name="Quantiles">Training-row score quantiles by name (p50, p90, p99, p99.9).</param>
+/// <param name="Rows">Training rows the quantiles come from.</param>
+public sealed record OutlierProfile(double Threshold, IReadOnlyDictionary<string, double> Quantiles, long Rows);
+
 /// <summary>Where the ONNX file is and how to read its probability.</summary>
 public sealed record OnnxArtifact
 {
@@ -71,6 +77,12 @@ public sealed record ModelManifest
 
     /// <summary>How the model explains a score (reason codes), or null when the manifest predates them.</summary>
     public ReasonModel? Reasons { get; init; }
+
+    /// <summary>
+    /// For an outlier model (an autoencoder): its output is an outlier score, not a probability of default, and this
+    /// says where the training rows' scores lie. Null for credit-risk models.
+    /// </summary>
+    public OutlierProfile? Outlier { get; init; }
 
     /// <summary>Evaluation metrics (auc, ks, gini, ...).</summary>
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }

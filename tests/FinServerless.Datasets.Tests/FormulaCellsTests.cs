@@ -115,4 +115,19 @@ public sealed class FormulaCellsTests : IDisposable
         fields.Add(row[start..]);
         return fields.ToArray();
     }
+
+    [Fact]
+    public async Task An_open_category_value_that_starts_like_a_formula_is_curated_neutralized()
+    {
+        // An open category takes the file's values, not the contract's: they are text like any other.
+        var contract = DatasetContract.Parse(
+            """{"contractVersion": "1", "partner": "acme", "dataset": "notes", "rules": {"minRows": 1, "maxRejectedShare": 1}, "columns": [{"name": "id", "type": "string", "role": "id"}, {"name": "purpose", "type": "category"}]}"""u8,
+            "contracts/acme/notes.json");
+        var dir = Path.Combine(_dir, "open");
+        var outcome = await IngestEngine.RunAsync(new MemoryStream("id,purpose\n1,car\n2,=HYPERLINK(1)\n"u8.ToArray()), "inbox-acme/notes/f.csv", contract, StorageName.Run("r-open"), new FolderRunOutput(dir));
+
+        Assert.Equal(IngestState.Curated, outcome.State);
+        Assert.Equal("id,purpose\n1,car\n2,'=HYPERLINK(1)\n", File.ReadAllText(Path.Combine(dir, outcome.Manifest!.Parts[0].Path)));
+        Assert.Equal(1, outcome.Manifest.FormulaCellsNeutralized["purpose"]);
+    }
 }

@@ -233,6 +233,65 @@ public sealed class BatchScorerTests(ScoringFixture fixture) : IClassFixture<Sco
     }
 
     [Fact]
+    public async Task A_write_that_fails_part_way_stops_the_part_and_fails_the_run_with_the_storage_error()
+    {
+        // Small chunks, so that the formatter and the reader fill their channels while the writer is failing.
+        var features = fixture.Features;
+        var store = new ModelStore(fixture.Store);
+        await store.RegisterAsync(Manifest("failing-write", features, LinearModel.OutputName, 0), LinearModel.Write(features, new float[features.Count], 0));
+        using var model = await store.LoadAsync(ModelReference.Parse("failing-write@1.0.0"));
+        var chunkBytes = BatchScorer.ChunkBytes;
+        BatchScorer.ChunkBytes = 1_024;
+        try
+        {
+            var failing = new FailingWrites(fixture.Store, failAfter: 3);
+            var scoring = BatchScorer.ScoreRunAsync(fixture.Run, fixture.RunManifestPath, failing, model, new ScoreOptions { Partitions = 2, BatchRows = 64 });
+            var finished = await Task.WhenAny(scoring, Task.Delay(TimeSpan.FromMinutes(2)));
+
+            Assert.Same(scoring, finished);
+            var error = await Assert.ThrowsAsync<IOException>(() => scoring);
+            Assert.Equal("disk full (injected)", error.Message);
+            Assert.False(File.Exists(Path.Combine(fixture.Root, BatchScorer.ScorePrefix(fixture.Run, model.Manifest) + "_manifest.json")));
+        }
+        finally
+        {
+            BatchScorer.ChunkBytes = chunkBytes;
+        }
+    }
+
+    /// <summary>A folder store whose streamed writes fail after a few chunks.</summary>
+    private sealed class FailingWrites(FolderRunOutput inner, int failAfter) : IRunOutput
+    {
+        public Task<bool> WriteAsync(string path, ReadOnlyMemory<byte> content, string contentType, bool createOnly, CancellationToken cancellationToken) => inner.WriteAsync(path, content, contentType, createOnly, cancellationToken);
+
+        public Task<byte[]?> ReadAsync(string path, CancellationToken cancellationToken) => inner.ReadAsync(path, cancellationToken);
+
+        public Task<Stream?> OpenReadAsync(string path, CancellationToken cancellationToken) => inner.OpenReadAsync(path, cancellationToken);
+
+        public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken) => inner.DeletePrefixAsync(prefix, cancellationToken);
+
+        public string Describe(string path) => inner.Describe(path);
+
+        public Task<ObjectWriter> OpenWriteAsync(string path, string contentType, CancellationToken cancellationToken) => Task.FromResult<ObjectWriter>(new Failing(failAfter));
+
+        private sealed class Failing(int failAfter) : ObjectWriter
+        {
+            private int _writes;
+
+            protected override async Task AppendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+            {
+                await Task.Yield();
+                if (++_writes > failAfter)
+                {
+                    throw new IOException("disk full (injected)");
+                }
+            }
+
+            protected override Task FinishAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+    }
+
+    [Fact]
     public async Task A_planned_part_scores_from_that_part_alone_to_the_bytes_the_whole_run_writes_and_a_part_outside_its_run_is_refused()
     {
         var (onnx, _) = fixture.Trees(rounds: 10);

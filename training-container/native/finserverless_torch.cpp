@@ -1,5 +1,5 @@
-// FinServerless libtorch shim: a multilayer perceptron for binary classification, trained in C++ and driven
-// from C# through a flat extern "C" surface. Only the stable C++ frontend is used (modules, Adam, tensors) so
+// FinServerless libtorch shim: a multilayer perceptron for binary classification, and a dense autoencoder whose
+// reconstruction error is an outlier score, trained in C++ and driven from C# through a flat extern "C" surface. Only the stable C++ frontend is used (modules, Adam, tensors) so
 // the same file builds against Debian's CPU libtorch 1.13 and a CUDA libtorch from a PyTorch installation.
 //
 // Every entry point returns 0 on success and -1 on failure with the message written to `error` (never throws
@@ -25,6 +25,9 @@ struct Mlp {
   torch::Device device;
   torch::Tensor x;
   torch::Tensor y;
+  // An autoencoder reconstructs its input (last layer as wide as the input, mean squared error) instead of
+  // predicting a label; its "prediction" is each row's mean squared reconstruction error.
+  bool autoencoder = false;
 };
 
 int report(char* error, int32_t capacity, const std::string& message) {
@@ -92,12 +95,45 @@ int32_t fs_mlp_create(int64_t inputs, const int64_t* hidden, int32_t layers, flo
   });
 }
 
+int32_t fs_ae_create(int64_t inputs, const int64_t* hidden, int32_t layers, float learning_rate, float weight_decay,
+                     uint64_t seed, int32_t use_cuda, int32_t threads, void** handle, char* error, int32_t capacity) {
+  return guarded(error, capacity, [&] {
+    if (inputs <= 0) throw std::invalid_argument("the autoencoder needs at least one input feature");
+    if (layers <= 0) throw std::invalid_argument("the autoencoder needs at least one hidden layer");
+    if (use_cuda != 0 && !torch::cuda::is_available())
+      throw std::runtime_error("device cuda was requested but libtorch sees no CUDA device");
+    if (threads > 0) torch::set_num_threads(threads);
+    torch::manual_seed(seed);
+    auto model = std::make_unique<Mlp>(use_cuda != 0 ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU));
+    model->autoencoder = true;
+    int64_t width = inputs;
+    for (int32_t i = 0; i < layers; ++i) {
+      if (hidden[i] <= 0) throw std::invalid_argument("hidden layer sizes must be positive");
+      auto linear = torch::nn::Linear(width, hidden[i]);
+      model->linears.push_back(linear);
+      model->net->push_back(linear);
+      model->net->push_back(torch::nn::ReLU());
+      width = hidden[i];
+    }
+    auto last = torch::nn::Linear(width, inputs);
+    model->linears.push_back(last);
+    model->net->push_back(last);
+    model->net->to(model->device);
+    model->optimizer = std::make_unique<torch::optim::Adam>(
+        model->net->parameters(), torch::optim::AdamOptions(learning_rate).weight_decay(weight_decay));
+    *handle = model.release();
+  });
+}
+
 int32_t fs_mlp_set_data(void* handle, const float* x, const float* y, int64_t rows, char* error, int32_t capacity) {
   return guarded(error, capacity, [&] {
     auto* model = static_cast<Mlp*>(handle);
     const auto inputs = model->linears.front()->options.in_features();
     model->x = host_matrix(x, rows, inputs).to(model->device, /*non_blocking=*/false, /*copy=*/true);
-    model->y = host_matrix(y, rows, 1).to(model->device, false, true);
+    if (!model->autoencoder) {
+      if (y == nullptr) throw std::invalid_argument("a classifier needs labels");
+      model->y = host_matrix(y, rows, 1).to(model->device, false, true);
+    }
   });
 }
 
@@ -115,9 +151,12 @@ int32_t fs_mlp_train_epoch(void* handle, int64_t batch, float positive_weight, d
     double total = 0;
     for (int64_t start = 0; start < rows; start += batch) {
       auto index = order.slice(0, start, std::min(start + batch, rows));
-      auto logits = model->net->forward(model->x.index_select(0, index));
-      auto loss = torch::nn::functional::binary_cross_entropy_with_logits(logits, model->y.index_select(0, index),
-                                                                          loss_options);
+      auto input = model->x.index_select(0, index);
+      auto output = model->net->forward(input);
+      auto loss = model->autoencoder
+                      ? torch::mse_loss(output, input)
+                      : torch::nn::functional::binary_cross_entropy_with_logits(output, model->y.index_select(0, index),
+                                                                                loss_options);
       model->optimizer->zero_grad();
       loss.backward();
       model->optimizer->step();
@@ -138,7 +177,10 @@ int32_t fs_mlp_predict(void* handle, const float* x, int64_t rows, float* probab
     for (int64_t start = 0; start < rows; start += chunk) {
       const auto n = std::min(chunk, rows - start);
       auto input = host_matrix(x + start * inputs, n, inputs).to(model->device);
-      auto p = torch::sigmoid(model->net->forward(input)).to(torch::kCPU).contiguous();
+      auto output = model->net->forward(input);
+      auto p = (model->autoencoder ? (output - input).pow(2).mean(1) : torch::sigmoid(output).reshape({n}))
+                   .to(torch::kCPU)
+                   .contiguous();
       std::memcpy(probabilities + start, p.data_ptr<float>(), static_cast<size_t>(n) * sizeof(float));
     }
   });

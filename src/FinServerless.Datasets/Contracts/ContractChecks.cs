@@ -233,6 +233,11 @@ internal static class ContractChecks
                     Fail($"{where}: normalize.encode 'monthsSince' applies to date columns and needs normalize.referenceDate as yyyy-MM-dd (the date months are counted to).");
                 }
 
+                if (n.Encode == "monthsSince" && col.Sentinels?.Values.Any(m => m == SentinelMeaning.Special) == true)
+                {
+                    Fail($"{where}: a date encoded as monthsSince is a number of months; its sentinels can only mean 'missing', not 'special'.");
+                }
+
                 if (n.ReferenceDate is not null && n.Encode != "monthsSince")
                 {
                     Fail($"{where}: normalize.referenceDate is used only with encode 'monthsSince'.");

@@ -97,7 +97,8 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
     {
         try
         {
-            return await Blob(path).OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = ReadBlockBytes }, cancellationToken).ConfigureAwait(false);
+            var blob = Blob(path);
+            return new DescribedReadStream(await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = ReadBlockBytes }, cancellationToken).ConfigureAwait(false), blob.Uri);
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
@@ -120,6 +121,37 @@ public sealed class BlobRunOutput(BlobServiceClient service) : IRunOutput
         var blob = await WritableBlobAsync(path).ConfigureAwait(false);
         var (container, name) = Split(path);
         return new BlockObjectWriter(service.GetBlobContainerClient(container).GetBlockBlobClient(name), blob.Uri, contentType);
+    }
+
+    /// <summary>
+    /// A blob's content stream whose failures part-way (the blob replaced since it was opened, retries exhausted) are
+    /// described like any other storage failure: operation, blob and status, never the service's text.
+    /// </summary>
+    private sealed class DescribedReadStream(Stream inner, Uri uri) : ReadOnlyStream
+    {
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            try
+            {
+                return inner.Read(buffer);
+            }
+            catch (Exception ex) when (ex is RequestFailedException || Unreachable(ex) || ex is IOException)
+            {
+                throw FinServerless.Connections.StorageFailure.Describe(ex, "download", uri);
+            }
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>Bytes per ranged read and per staged block of the streaming reader and writer.</summary>

@@ -129,6 +129,9 @@ public sealed record FeatureColumn(string Name)
     /// <summary>A protected characteristic: never a reason.</summary>
     public bool Protected { get; init; }
 
+    /// <summary>Personal data: its values never leave the curated rows (a model may not list them).</summary>
+    public bool Pii { get; init; }
+
     /// <summary>For an open category column: how many of its most frequent values a model encodes (the rest are "other"); null for numbers.</summary>
     public int? TopCategories { get; init; }
 
@@ -138,6 +141,7 @@ public sealed record FeatureColumn(string Name)
         {
             ReasonText = c.ReasonText,
             Protected = c.Protected,
+            Pii = c.Pii,
             TopCategories = c.IsOpenCategory ? c.TopCategories ?? Contracts.ColumnSpec.DefaultTopCategories : null,
         })];
 }

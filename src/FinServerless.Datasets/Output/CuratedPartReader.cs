@@ -52,7 +52,8 @@ public sealed class CuratedPartReader : IDisposable
         ArgumentNullException.ThrowIfNull(features);
         _source = source;
         _features = features;
-        _reader = new CsvReader(content, (byte)',', 1 << 20, source);
+        // A small first buffer (below the large-object heap; it grows for a longer row): one per part read.
+        _reader = new CsvReader(content, (byte)',', 1 << 20, source, bufferSize: 1 << 16);
         try
         {
             if (!_reader.ReadRow())

@@ -92,7 +92,7 @@ public sealed class CuratedRowFormatter
                     }
 
                     break;
-                case ColumnType.Date when plan.MonthsTo is not null && state == CellState.Value:
+                case ColumnType.Date when plan.MonthsTo is not null:
                     writer.Field((long)_processor.Numbers[c]);
                     break;
                 case ColumnType.Date:

@@ -37,7 +37,8 @@ internal sealed class ColumnPlan
         }
 
         VerbatimText = spec.Type is ColumnType.String || (spec.Type is ColumnType.Category && spec.Normalize?.Encode != "ordinal");
-        NeutralizesFormulas = spec.Type is ColumnType.String;
+        // Free text, and an open category's values (the file's, not the contract's), may start like a formula.
+        NeutralizesFormulas = spec.Type is ColumnType.String || spec.IsOpenCategory;
         DateFormat = spec.Format ?? "yyyy-MM-dd";
         if (spec.Allowed is { } allowed)
         {

@@ -271,7 +271,16 @@ public static class TrainingJob
             },
         };
 
-        var comparison = await CompareWithChampionAsync(models, champion, wideTest, evaluation.Auc, progress, trainer.Name, cancellationToken).ConfigureAwait(false);
+        // A champion with open categories reads them by its own codes: the same held-out rows, read again through them.
+        var championHeldOut = wideTest;
+        if (champion?.Features.Where(f => f.Categories is not null).ToDictionary(f => f.Name, f => f.Categories!, StringComparer.Ordinal) is { Count: > 0 } championCategories
+            && champion.Features.All(f => run.Columns.Contains(f.Name)))
+        {
+            var (championTable, _, _) = await TrainingTable.LoadAsync(input, runManifestPath, [.. champion.Features.Select(f => f.Name)], cancellationToken, given: championCategories).ConfigureAwait(false);
+            championHeldOut = championTable.Subset(testRows);
+        }
+
+        var comparison = await CompareWithChampionAsync(models, champion, championHeldOut, evaluation.Auc, progress, trainer.Name, cancellationToken).ConfigureAwait(false);
 
         var reference = manifest.Reference;
         foreach (var (name, content) in fit.Model.Artifacts)

@@ -179,9 +179,14 @@ public sealed class TrainingTable
     }
 
     /// <summary>Reads a curated run; <paramref name="features"/> selects and orders features (default: every column that is neither id nor target).</summary>
-    /// <remarks><paramref name="alsoLoad"/> names more columns to read where the run has them (a champion's features, appended after the chosen ones).</remarks>
+    /// <remarks>
+    /// <paramref name="alsoLoad"/> names more columns to read where the run has them (a champion's features, appended after the chosen ones).
+    /// Without <paramref name="labelled"/> (an outlier model), every row is read, labelled or not, the run need not have a target, and the labels are 0.
+    /// <paramref name="given"/> codes open categories by a model's own values (a champion's) instead of the run's most frequent.
+    /// </remarks>
     public static async Task<(TrainingTable Table, RunManifest Run, string ManifestSha256)> LoadAsync(
-        IRunOutput store, string manifestPath, IReadOnlyList<string>? features = null, CancellationToken cancellationToken = default, IEnumerable<string>? alsoLoad = null)
+        IRunOutput store, string manifestPath, IReadOnlyList<string>? features = null, CancellationToken cancellationToken = default, IEnumerable<string>? alsoLoad = null, bool labelled = true,
+        IReadOnlyDictionary<string, IReadOnlyList<string>>? given = null)
     {
         var bytes = await store.ReadAsync(manifestPath, cancellationToken).ConfigureAwait(false)
             ?? throw new TrainingInputException($"Curated run manifest {store.Describe(manifestPath)} does not exist.");
@@ -196,8 +201,12 @@ public sealed class TrainingTable
             throw new TrainingInputException($"Curated run manifest {store.Describe(manifestPath)} is not valid JSON: {ex.Message}", ex);
         }
 
-        var target = run.TargetColumn
-            ?? throw new TrainingInputException($"Curated run {run.RunId} ({store.Describe(manifestPath)}) has no target column; its contract must give one column the role 'target'.");
+        var target = run.TargetColumn;
+        if (target is null && labelled)
+        {
+            throw new TrainingInputException($"Curated run {run.RunId} ({store.Describe(manifestPath)}) has no target column; its contract must give one column the role 'target'.");
+        }
+
         var chosen = features?.ToList() ?? run.Columns.Where(c => c != target && !run.IdColumns.Contains(c)).ToList();
         var missing = chosen.Where(c => !run.Columns.Contains(c)).ToList();
         if (missing.Count > 0)
@@ -215,7 +224,14 @@ public sealed class TrainingTable
         // Open category columns: the K values seen most in the run become codes 0..K-1, every other value code K.
         var details = run.Features.ToDictionary(f => f.Name, StringComparer.Ordinal);
         var open = chosen.Where(c => details.TryGetValue(c, out var d) && d.TopCategories is not null).ToList();
-        var categories = open.Count == 0
+        if (open.FirstOrDefault(c => details[c].Pii) is { } personal)
+        {
+            throw new TrainingInputException($"Feature '{personal}' of run {run.RunId} is personal data (pii) and an open category: a model would list its most frequent values in its manifest. Leave it out of the features, or give the contract's 'allowed' values.");
+        }
+
+        var categories = given is not null
+            ? chosen.Where(given.ContainsKey).ToDictionary(c => c, c => given[c], StringComparer.Ordinal)
+            : open.Count == 0
             ? new Dictionary<string, IReadOnlyList<string>>()
             : await TopCategoriesAsync(store, run, open.ToDictionary(c => c, c => details[c].TopCategories!.Value), cancellationToken).ConfigureAwait(false);
 
@@ -224,8 +240,8 @@ public sealed class TrainingTable
         long unlabelled = 0;
         await ForEachPartAsync(store, run, (content, path) =>
         {
-            using var reader = new CuratedPartReader(content, $"Curated part {path}", chosen, target: target,
-                categories: categories.Count == 0 ? null : [.. chosen.Select(c => categories.GetValueOrDefault(c))], skipUnlabelled: true);
+            using var reader = new CuratedPartReader(content, $"Curated part {path}", chosen, target: labelled ? target : null,
+                categories: categories.Count == 0 ? null : [.. chosen.Select(c => categories.GetValueOrDefault(c))], skipUnlabelled: labelled);
             var row = new float[chosen.Count];
             while (reader.ReadRow(row))
             {

@@ -24,7 +24,7 @@ public sealed class MlpTrainer : ITrainer
     public string Name => "mlp";
 
     /// <inheritdoc/>
-    public unsafe TrainedModel Train(TrainingTable train, TrainingTable validation, TrainerSettings settings, TrainingProgress progress, CancellationToken cancellationToken)
+    public TrainedModel Train(TrainingTable train, TrainingTable validation, TrainerSettings settings, TrainingProgress progress, CancellationToken cancellationToken)
     {
         var p = new Hyperparameters(Name, settings.Parameters, Known);
         var hidden = p.Sizes("hidden", [64, 32]);
@@ -45,31 +45,16 @@ public sealed class MlpTrainer : ITrainer
         var preparation = FeaturePreparation.Fit(train, clip);
         var x = preparation.Apply(train);
         var xValid = preparation.Apply(validation);
-        var layers = hidden.Select(h => (long)h).ToArray();
-        nint handle = 0;
-        fixed (long* h = layers)
-        {
-            var hp = h;
-            TorchShim.Call("create", (e, c) => TorchShim.fs_mlp_create(train.Columns, hp, layers.Length, dropout, learningRate, weightDecay, (ulong)settings.Seed, settings.Device == "cuda" ? 1 : 0, settings.Threads, out handle, (byte*)e, c));
-        }
-
-        var net = new Net(handle, train.Columns);
+        var net = TorchNet.Mlp(train.Columns, hidden, dropout, learningRate, weightDecay, settings);
         try
         {
-            fixed (float* px = x, py = train.Y)
-            {
-                var a = px;
-                var b = py;
-                TorchShim.Call("set_data", (e, c) => TorchShim.fs_mlp_set_data(handle, a, b, train.Rows, (byte*)e, c));
-            }
-
+            net.SetData(x, train.Y, train.Rows);
             var best = (Epoch: 0, Auc: double.NegativeInfinity, Weights: net.GetParameters());
             var epoch = 1;
             for (; epoch <= epochs; epoch++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                double loss = 0;
-                TorchShim.Call("train_epoch", (e, c) => TorchShim.fs_mlp_train_epoch(handle, batch, positiveWeight, out loss, (byte*)e, c));
+                var loss = net.TrainEpoch(batch, positiveWeight);
                 var auc = Metrics.Auc(net.Predict(xValid, validation.Rows), validation.Y);
                 progress.Report(Name, "train", epoch, epochs, "valid_auc", auc, $"train loss {loss:0.00000}");
                 if (auc > best.Auc)
@@ -101,77 +86,13 @@ public sealed class MlpTrainer : ITrainer
         }
     }
 
-    /// <summary>The libtorch network behind a handle.</summary>
-    private sealed unsafe class Net(nint handle, int inputs) : IDisposable
-    {
-        private nint _handle = handle;
-
-        public int Inputs => inputs;
-
-        public float[] Predict(float[] prepared, int rows)
-        {
-            var result = new float[rows];
-            fixed (float* px = prepared, pr = result)
-            {
-                var a = px;
-                var b = pr;
-                TorchShim.Call("predict", (e, c) => TorchShim.fs_mlp_predict(_handle, a, rows, b, (byte*)e, c));
-            }
-
-            return result;
-        }
-
-        public float[] GetParameters()
-        {
-            var buffer = new float[TorchShim.fs_mlp_parameter_count(_handle)];
-            fixed (float* p = buffer)
-            {
-                var a = p;
-                TorchShim.Call("get_parameters", (e, c) => TorchShim.fs_mlp_get_parameters(_handle, a, buffer.Length, (byte*)e, c));
-            }
-
-            return buffer;
-        }
-
-        public void SetParameters(float[] buffer)
-        {
-            fixed (float* p = buffer)
-            {
-                var a = p;
-                TorchShim.Call("set_parameters", (e, c) => TorchShim.fs_mlp_set_parameters(_handle, a, buffer.Length, (byte*)e, c));
-            }
-        }
-
-        public void Dispose()
-        {
-            if (_handle != 0)
-            {
-                TorchShim.fs_mlp_free(_handle);
-                _handle = 0;
-            }
-        }
-    }
-
-    private sealed class Model(Net net, FeaturePreparation preparation, int[] hidden, IReadOnlyList<string> featureNames) : TrainedModel
+    private sealed class Model(TorchNet net, FeaturePreparation preparation, int[] hidden, IReadOnlyList<string> featureNames) : TrainedModel
     {
         public override float[] Predict(TrainingTable table) => net.Predict(preparation.Apply(table), table.Rows);
 
         public override byte[] ExportOnnx()
         {
-            var weights = net.GetParameters();
-            var layers = new List<MlpExport.Layer>();
-            var offset = 0;
-            var width = net.Inputs;
-            foreach (var outputs in hidden.Append(1))
-            {
-                var w = weights.AsSpan(offset, outputs * width).ToArray();
-                offset += w.Length;
-                var b = weights.AsSpan(offset, outputs).ToArray();
-                offset += outputs;
-                layers.Add(new MlpExport.Layer(w, b));
-                width = outputs;
-            }
-
+            var layers = net.Layers(hidden.Append(1));
             return MlpExport.Write(featureNames, new MlpExport.Preparation(preparation.Low, preparation.High, preparation.Mean, preparation.Scale), layers);
         }
 

@@ -23,6 +23,9 @@ internal static unsafe partial class TorchShim
     public static partial int fs_mlp_create(long inputs, long* hidden, int layers, float dropout, float learningRate, float weightDecay, ulong seed, int useCuda, int threads, out nint handle, byte* error, int capacity);
 
     [LibraryImport(Library)]
+    public static partial int fs_ae_create(long inputs, long* hidden, int layers, float learningRate, float weightDecay, ulong seed, int useCuda, int threads, out nint handle, byte* error, int capacity);
+
+    [LibraryImport(Library)]
     public static partial int fs_mlp_set_data(nint handle, float* x, float* y, long rows, byte* error, int capacity);
 
     [LibraryImport(Library)]
