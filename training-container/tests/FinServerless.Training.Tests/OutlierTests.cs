@@ -49,6 +49,24 @@ public sealed class OutlierTests : IDisposable
 
         // A lone status error is subtle beside the amounts' heavy tails: flagged more often than clean rows, far from always.
         Assert.True(byKind[2] > cleanShare, $"one status out of line {byKind[2]:P1} against clean {cleanShare:P1}");
+
+        // Per file: the run it was trained on has about 1% of its rows above the cut-off; a file whose bill amounts
+        // came in cents, curated by the same contract, has most of them.
+        var runManifest = System.Text.Json.JsonSerializer.Deserialize<RunManifest>((await store.ReadAsync(run, default))!, RunManifest.JsonOptions)!;
+        var own = await OutlierShare.ComputeAsync(runManifest, store, loaded);
+        Assert.Equal(30_000, own.Rows);
+        Assert.InRange(own.Share, 0.005, 0.03);
+        Assert.Equal(own.Above, own.AbovePerPart.Sum());
+
+        var lines = File.ReadLines(TrainingData.TaiwanCsv).Take(2_001).ToList();
+        var header = lines[0].Replace("\"", string.Empty, StringComparison.Ordinal).Split(',');
+        var bills = Enumerable.Range(0, header.Length).Where(i => header[i].StartsWith("BILL_AMT", StringComparison.Ordinal)).ToArray();
+        var cents = lines.Skip(1).Select(l => l.Split(',')).Select(c => string.Join(',', c.Select((v, i) => bills.Contains(i) ? (double.Parse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture) * 100).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture) : v)));
+        var file = TrainingData.WriteCsv(_folder.FullName, lines[0], cents);
+        var shifted = await TrainingData.IngestAsync(store, file, "taiwan-credit", runId: "in-cents");
+        var changed = await OutlierShare.ComputeAsync(System.Text.Json.JsonSerializer.Deserialize<RunManifest>((await store.ReadAsync(shifted, default))!, RunManifest.JsonOptions)!, store, loaded);
+        Assert.Equal(2_000, changed.Rows);
+        Assert.True(changed.Share > 0.5, $"only {changed.Share:P1} of a file in cents is above the cut-off");
     }
 
     private static (TrainingTable Table, int[] Kinds) Corrupt(TrainingTable table, int seed)

@@ -13,11 +13,11 @@ internal static class TrainingData
     public static string? GmscTraining(out string reason) => FinServerless.Testing.SharedDatasets.GmscTraining(out reason);
 
     /// <summary>Ingests <paramref name="csv"/> with the sample contract <paramref name="sample"/> into <paramref name="store"/>; returns the manifest path.</summary>
-    public static async Task<string> IngestAsync(IRunOutput store, string csv, string sample)
+    public static async Task<string> IngestAsync(IRunOutput store, string csv, string sample, string runId = "test")
     {
         var contract = DatasetContract.Load(Path.Combine(RepositoryLayout.Root, "samples", sample, "contract.json"));
         await using var input = File.OpenRead(csv);
-        var outcome = await IngestEngine.RunAsync(input, csv, contract, StorageName.Run("test"), store);
+        var outcome = await IngestEngine.RunAsync(input, csv, contract, StorageName.Run(runId), store);
         Assert.Equal(IngestState.Curated, outcome.State);
         return outcome.ManifestPath!;
     }
