@@ -238,10 +238,10 @@ public static class BatchScorer
     }
 
     /// <summary>Whether what was read is the committed part; <paramref name="drain"/> reads the rest first (after a failure part-way).</summary>
-    private static bool Unchanged(HashingReadStream hashing, RunPart part, bool drain) =>
+    internal static bool Unchanged(HashingReadStream hashing, RunPart part, bool drain) =>
         (drain ? hashing.Finish() : hashing.CurrentHash()) == part.Sha256 && hashing.BytesRead == part.Bytes;
 
-    private static string Modified(HashingReadStream hashing, RunPart part) =>
+    internal static string Modified(HashingReadStream hashing, RunPart part) =>
         $"Curated part {part.Path} has {hashing.BytesRead:N0} bytes with SHA-256 {hashing.CurrentHash()} but the run's manifest says {part.Bytes:N0} bytes with {part.Sha256}; the run was modified after it was committed.";
 
     private sealed record PipelineResult(long Rows, string Sha256, double RunSeconds, double ReaderSeconds, double FormatSeconds, double WriteSeconds);

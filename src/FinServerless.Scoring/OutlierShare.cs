@@ -62,9 +62,9 @@ public static class OutlierShare
                     }
                     while (n == batch);
 
-                    if (hashing.CurrentHash() != run.Parts[index].Sha256 || hashing.BytesRead != run.Parts[index].Bytes)
+                    if (!BatchScorer.Unchanged(hashing, run.Parts[index], drain: false))
                     {
-                        throw new InvalidOperationException($"Curated part {path} is not the one its run committed (length or SHA-256 differ); the run was modified after it was committed.");
+                        throw new InvalidOperationException(BatchScorer.Modified(hashing, run.Parts[index]));
                     }
                 }
                 catch (CuratedDataException ex)

@@ -131,17 +131,7 @@ public sealed class ReasonCodes
         pointsLost.Clear();
         if (_shap is not null)
         {
-            var width = _shap.FeatureCount;
-            Span<double> phi = width < 512 ? stackalloc double[width + 1] : new double[width + 1];
-            _shap.Contributions(row, phi);
-            for (var f = 0; f < width; f++)
-            {
-                if (!_protected[f])
-                {
-                    Insert(f, (float)phi[f], features, pointsLost);
-                }
-            }
-
+            Top(row, 1, row.Length, features.Length, features, pointsLost);
             return;
         }
 

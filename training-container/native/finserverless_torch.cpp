@@ -1,6 +1,6 @@
 // FinServerless libtorch shim: a multilayer perceptron for binary classification, and a dense autoencoder whose
-// reconstruction error is an outlier score, trained in C++ and driven from C# through a flat extern "C" surface. Only the stable C++ frontend is used (modules, Adam, tensors) so
-// the same file builds against Debian's CPU libtorch 1.13 and a CUDA libtorch from a PyTorch installation.
+// reconstruction error is an outlier score, trained in C++ and driven from C# through a flat extern "C" surface.
+// Only the stable C++ frontend is used (modules, Adam, tensors) so the same file builds against Debian's CPU libtorch 1.13 and a CUDA libtorch from a PyTorch installation.
 //
 // Every entry point returns 0 on success and -1 on failure with the message written to `error` (never throws
 // across the boundary). Parameters are exchanged as one float buffer: for each Linear layer in order, its weight
@@ -57,6 +57,36 @@ torch::Tensor host_matrix(const float* data, int64_t rows, int64_t columns) {
   return torch::from_blob(const_cast<float*>(data), {rows, columns}, torch::kFloat32);
 }
 
+// Hidden Linear + ReLU (+ Dropout) layers, then a Linear of `outputs`; Adam over all of it. Shared by the MLP and the
+// autoencoder, which differ in their last layer's width and their loss.
+void build(int64_t inputs, const int64_t* hidden, int32_t layers, float dropout, int64_t outputs, float learning_rate,
+           float weight_decay, uint64_t seed, int32_t use_cuda, int32_t threads, bool autoencoder, void** handle) {
+  if (inputs <= 0) throw std::invalid_argument(autoencoder ? "the autoencoder needs at least one input feature" : "the MLP needs at least one input feature");
+  if (use_cuda != 0 && !torch::cuda::is_available())
+    throw std::runtime_error("device cuda was requested but libtorch sees no CUDA device");
+  if (threads > 0) torch::set_num_threads(threads);
+  torch::manual_seed(seed);
+  auto model = std::make_unique<Mlp>(use_cuda != 0 ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU));
+  model->autoencoder = autoencoder;
+  int64_t width = inputs;
+  for (int32_t i = 0; i < layers; ++i) {
+    if (hidden[i] <= 0) throw std::invalid_argument("hidden layer sizes must be positive");
+    auto linear = torch::nn::Linear(width, hidden[i]);
+    model->linears.push_back(linear);
+    model->net->push_back(linear);
+    model->net->push_back(torch::nn::ReLU());
+    if (dropout > 0) model->net->push_back(torch::nn::Dropout(dropout));
+    width = hidden[i];
+  }
+  auto last = torch::nn::Linear(width, outputs);
+  model->linears.push_back(last);
+  model->net->push_back(last);
+  model->net->to(model->device);
+  model->optimizer = std::make_unique<torch::optim::Adam>(
+      model->net->parameters(), torch::optim::AdamOptions(learning_rate).weight_decay(weight_decay));
+  *handle = model.release();
+}
+
 }  // namespace
 
 extern "C" {
@@ -69,59 +99,15 @@ int32_t fs_mlp_create(int64_t inputs, const int64_t* hidden, int32_t layers, flo
                       float weight_decay, uint64_t seed, int32_t use_cuda, int32_t threads, void** handle,
                       char* error, int32_t capacity) {
   return guarded(error, capacity, [&] {
-    if (inputs <= 0) throw std::invalid_argument("the MLP needs at least one input feature");
-    if (use_cuda != 0 && !torch::cuda::is_available())
-      throw std::runtime_error("device cuda was requested but libtorch sees no CUDA device");
-    if (threads > 0) torch::set_num_threads(threads);
-    torch::manual_seed(seed);
-    auto model = std::make_unique<Mlp>(use_cuda != 0 ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU));
-    int64_t width = inputs;
-    for (int32_t i = 0; i < layers; ++i) {
-      if (hidden[i] <= 0) throw std::invalid_argument("hidden layer sizes must be positive");
-      auto linear = torch::nn::Linear(width, hidden[i]);
-      model->linears.push_back(linear);
-      model->net->push_back(linear);
-      model->net->push_back(torch::nn::ReLU());
-      if (dropout > 0) model->net->push_back(torch::nn::Dropout(dropout));
-      width = hidden[i];
-    }
-    auto last = torch::nn::Linear(width, 1);
-    model->linears.push_back(last);
-    model->net->push_back(last);
-    model->net->to(model->device);
-    model->optimizer = std::make_unique<torch::optim::Adam>(
-        model->net->parameters(), torch::optim::AdamOptions(learning_rate).weight_decay(weight_decay));
-    *handle = model.release();
+    build(inputs, hidden, layers, dropout, 1, learning_rate, weight_decay, seed, use_cuda, threads, false, handle);
   });
 }
 
 int32_t fs_ae_create(int64_t inputs, const int64_t* hidden, int32_t layers, float learning_rate, float weight_decay,
                      uint64_t seed, int32_t use_cuda, int32_t threads, void** handle, char* error, int32_t capacity) {
   return guarded(error, capacity, [&] {
-    if (inputs <= 0) throw std::invalid_argument("the autoencoder needs at least one input feature");
     if (layers <= 0) throw std::invalid_argument("the autoencoder needs at least one hidden layer");
-    if (use_cuda != 0 && !torch::cuda::is_available())
-      throw std::runtime_error("device cuda was requested but libtorch sees no CUDA device");
-    if (threads > 0) torch::set_num_threads(threads);
-    torch::manual_seed(seed);
-    auto model = std::make_unique<Mlp>(use_cuda != 0 ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU));
-    model->autoencoder = true;
-    int64_t width = inputs;
-    for (int32_t i = 0; i < layers; ++i) {
-      if (hidden[i] <= 0) throw std::invalid_argument("hidden layer sizes must be positive");
-      auto linear = torch::nn::Linear(width, hidden[i]);
-      model->linears.push_back(linear);
-      model->net->push_back(linear);
-      model->net->push_back(torch::nn::ReLU());
-      width = hidden[i];
-    }
-    auto last = torch::nn::Linear(width, inputs);
-    model->linears.push_back(last);
-    model->net->push_back(last);
-    model->net->to(model->device);
-    model->optimizer = std::make_unique<torch::optim::Adam>(
-        model->net->parameters(), torch::optim::AdamOptions(learning_rate).weight_decay(weight_decay));
-    *handle = model.release();
+    build(inputs, hidden, layers, 0, inputs, learning_rate, weight_decay, seed, use_cuda, threads, true, handle);
   });
 }
 

@@ -208,7 +208,6 @@ public sealed class RowProcessor
 
                 break;
             case ColumnType.Category:
-                var index = plan.CategoryIndex(cell);
                 if (plan.OpenCategory)
                 {
                     // Any value: kept as its text, encoded later by each model from the values it saw most.
@@ -216,6 +215,7 @@ public sealed class RowProcessor
                     break;
                 }
 
+                var index = plan.CategoryIndex(cell);
                 if (index < 0 && state != CellState.Special)
                 {
                     Fail(c, Rules.Allowed, $"not one of {plan.AllowedList}");

@@ -22,29 +22,7 @@ public static class AutoencoderExport
             throw new ArgumentException($"An autoencoder over {f} features needs at least two layers, starting with {f} inputs and ending with {f} outputs.", nameof(layers));
         }
 
-        var builder = new OnnxModelBuilder("autoencoder")
-            .AddInput(XGBoostTreeExport.InputName, TensorProto.Types.DataType.Float, "N", f)
-            .AddInitializer("clip_low", preparation.Low, f)
-            .AddInitializer("clip_high", preparation.High, f)
-            .AddInitializer("mean", preparation.Mean, f)
-            .AddInitializer("scale", preparation.Scale, f)
-            .AddNode("Max", [XGBoostTreeExport.InputName, "clip_low"], ["clipped_low"])
-            .AddNode("Min", ["clipped_low", "clip_high"], ["clipped"])
-            .AddNode("Sub", ["clipped", "mean"], ["centered"])
-            .AddNode("Div", ["centered", "scale"], ["h0"]);
-        for (var i = 0; i < layers.Count; i++)
-        {
-            var layer = layers[i];
-            builder.AddInitializer($"W{i}", layer.Weight, layer.Outputs, layer.Inputs)
-                .AddInitializer($"b{i}", layer.Bias, layer.Outputs)
-                .AddNode("Gemm", [$"h{i}", $"W{i}", $"b{i}"], [i == layers.Count - 1 ? "reconstruction" : $"z{i}"], null, OnnxModelBuilder.Int("transB", 1));
-            if (i < layers.Count - 1)
-            {
-                builder.AddNode("Relu", [$"z{i}"], [$"h{i + 1}"]);
-            }
-        }
-
-        return builder
+        return MlpExport.Dense("autoencoder", featureNames, preparation, layers, "reconstruction")
             .AddNode("Sub", ["reconstruction", "h0"], ["residual"])
             .AddNode("Mul", ["residual", "residual"], ["squared"])
             .AddNode("ReduceMean", ["squared"], [OutputName], null, OnnxModelBuilder.Ints("axes", [1]), OnnxModelBuilder.Int("keepdims", 1))

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using FinServerless.Contracts;
 using FinServerless.Datasets.Ingest;
-using FinServerless.Onnx.Sessions;
 using FinServerless.Onnx.Writer;
 using FinServerless.Scoring;
 using FinServerless.Training.Data;
@@ -90,21 +89,7 @@ public static class OutlierJob
             Metrics = metrics,
             Outlier = new OutlierProfile(threshold, quantiles, fit.Rows),
             CodeVersion = typeof(OutlierJob).Assembly.GetName().Version?.ToString(),
-            Lineage = new ModelLineage
-            {
-                CuratedManifest = runManifestPath,
-                CuratedManifestSha256 = runSha,
-                RunId = run.RunId,
-                Partner = run.Partner,
-                Dataset = run.Dataset,
-                InputSha256 = run.Input.Sha256,
-                ContractVersion = run.Contract.Version,
-                Seed = settings.Seed,
-                Validation = $"holdout:{HoldoutShare}",
-                Device = settings.Device,
-                Engine = $"libtorch {TorchShim.Version}",
-                OnnxRuntime = OnnxSessions.Version,
-            },
+            Lineage = TrainingJob.Lineage(run, runManifestPath, runSha, settings, $"holdout:{HoldoutShare}", $"libtorch {TorchShim.Version}"),
         };
         var registered = await new ModelStore(output).RegisterAsync(manifest, onnx, cancellationToken).ConfigureAwait(false);
         progress.Report(AutoencoderTrainer.Name, "registered", 1, 1, message: registered.Id);

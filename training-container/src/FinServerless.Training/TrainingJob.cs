@@ -253,22 +253,7 @@ public static class TrainingJob
             Metrics = metrics,
             CodeVersion = typeof(TrainingJob).Assembly.GetName().Version?.ToString(),
             ExtraOutputs = request.Trainer == "scorecard" ? [Onnx.Writer.ScorecardExport.ScoreOutput] : null,
-            Lineage = new ModelLineage
-            {
-                CuratedManifest = runManifestPath,
-                CuratedManifestSha256 = runSha,
-                RunId = run.RunId,
-                Partner = run.Partner,
-                Dataset = run.Dataset,
-                InputSha256 = run.Input.Sha256,
-                ContractVersion = run.Contract.Version,
-                Target = run.TargetColumn,
-                Seed = request.Settings.Seed,
-                Validation = request.Validation,
-                Device = request.Settings.Device,
-                Engine = EngineVersion(request.Trainer),
-                OnnxRuntime = OnnxSessions.Version,
-            },
+            Lineage = Lineage(run, runManifestPath, runSha, request.Settings, request.Validation, EngineVersion(request.Trainer)) with { Target = run.TargetColumn },
         };
 
         // A champion with open categories reads them by its own codes: the same held-out rows, read again through them.
@@ -330,6 +315,23 @@ public static class TrainingJob
         progress.Report(trainer, "champion", 1, 1, "champion_auc", auc, $"champion {champion.Id} on the same {heldOut.Rows:N0} held-out rows");
         return new HeldOutComparison(heldOut.Rows, heldOut.Positives, candidate, champion.Version, double.IsFinite(auc) ? auc : null);
     }
+
+    /// <summary>Where a model's rows came from and how it was trained: what every registered model's manifest records.</summary>
+    internal static ModelLineage Lineage(RunManifest run, string runManifestPath, string runSha, TrainerSettings settings, string validation, string engine) => new()
+    {
+        CuratedManifest = runManifestPath,
+        CuratedManifestSha256 = runSha,
+        RunId = run.RunId,
+        Partner = run.Partner,
+        Dataset = run.Dataset,
+        InputSha256 = run.Input.Sha256,
+        ContractVersion = run.Contract.Version,
+        Seed = settings.Seed,
+        Validation = validation,
+        Device = settings.Device,
+        Engine = engine,
+        OnnxRuntime = OnnxSessions.Version,
+    };
 
     private static string EngineVersion(string trainer) => trainer switch
     {
