@@ -96,7 +96,8 @@ public sealed class ServingSkewTests(AzuriteFixture azurite) : IClassFixture<Azu
         Assert.True(error.Contains("RowRejected", StringComparison.Ordinal), error);
         Assert.Contains("row 2, column 'AGE': max", message, StringComparison.Ordinal);
         Assert.Contains("contracts/skew/taiwan-credit.json", message, StringComparison.Ordinal);
-        Assert.DoesNotContain("157", message, StringComparison.Ordinal);
+        // The model's version is a timestamp that may itself hold the digits: only the rest of the message is checked.
+        Assert.DoesNotContain("157", System.Text.RegularExpressions.Regex.Replace(message, "skew-model@[^ ]+", "skew-model@…"), StringComparison.Ordinal);
     }
 
     [Fact]
